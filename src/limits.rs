@@ -1,0 +1,44 @@
+//! Every limit and timeout of the project, in one place, each with its reason.
+
+use std::time::Duration;
+
+/// Longest control line accepted, in bytes, not counting the line end.
+///
+/// RFC 959 sets no limit; 4 KiB fits any real path argument (Linux `PATH_MAX`
+/// is 4096) while keeping a hostile peer from making us buffer megabytes.
+/// A longer line is answered `500` and discarded as it streams in.
+pub const MAX_LINE: usize = 4096;
+
+/// How long a passive listener waits for the client's data connection.
+///
+/// Clients connect right after reading the 227/229 reply and sending the
+/// transfer command; a minute covers slow links without pinning a port forever.
+pub const DATA_ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a data connection may stall (no byte either way) before it is cut.
+pub const DATA_STALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Default idle timeout of a control connection (vsftpd's default is 300 s too).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long the client waits for a reply or a connection by default.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Listen backlog of the control listener: bursts of hundreds of clients
+/// connecting at once must queue, not be refused.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Stack size of a session thread. Sessions keep their buffers on the heap,
+/// so a small stack lets thousands of idle sessions cost little memory.
+pub const SESSION_STACK_SIZE: usize = 256 * 1024;
+
+/// Socket buffer size asked for on data connections: large enough that one
+/// loopback or LAN stream is not window-limited.
+pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Buffer size of the read side of the control connection.
+pub const CONTROL_READ_BUFFER: usize = 4096;
+
+/// Delay before a failed login is answered: slows password guessing to one
+/// try per second per connection (RFC 2577 §"Protecting Against Brute Force").
+pub const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);

@@ -1,0 +1,185 @@
+//! The data channel: one fresh connection per transfer or listing.
+//!
+//! Passive mode (PASV/EPSV, RFC 959 §3.2 and RFC 2428 §3): the server opens a
+//! listener on an ephemeral port of the control connection's local address,
+//! announces it in the 227/229 reply, and accepts exactly one connection,
+//! within [`DATA_ACCEPT_TIMEOUT`](crate::limits::DATA_ACCEPT_TIMEOUT).
+//!
+//! Only the control connection's peer may connect (RFC 2577 §"Protecting
+//! Against ... Port Stealing"): otherwise anyone who guesses the port could
+//! read a download or inject an upload. A stranger's connection is closed at
+//! once, without a byte, and the listener keeps waiting for the rightful peer
+//! until the timeout.
+//!
+//! In stream mode (the only mode) the end of a file *is* the orderly close of
+//! the data connection, so every transfer needs its own connection.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::limits::{DATA_SOCKET_BUFFER, DATA_STALL_TIMEOUT};
+
+/// The canonical form of an address: IPv4-mapped IPv6 (`::ffff:a.b.c.d`,
+/// what a dual-stack listener reports for IPv4 clients) becomes plain IPv4.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Why no data connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("could not open a passive data port: {0}")]
+    Listen(#[source] io::Error),
+    #[error("no data connection: nobody connected to port {port} within {secs} seconds")]
+    AcceptTimeout { port: u16, secs: u64 },
+    #[error("no data connection: {0}")]
+    Accept(#[source] io::Error),
+}
+
+/// A listener waiting for one data connection from one address.
+#[derive(Debug)]
+pub struct PassiveListener {
+    socket: Socket,
+    port: u16,
+    peer: IpAddr,
+}
+
+impl PassiveListener {
+    /// Listens on an ephemeral port of `local` (the control connection's
+    /// local address) for a connection from `peer`.
+    pub fn open(local: IpAddr, peer: IpAddr) -> Result<PassiveListener, DataError> {
+        let local = canonical_ip(local);
+        let socket = Socket::new(
+            Domain::for_address(SocketAddr::new(local, 0)),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )
+        .map_err(DataError::Listen)?;
+        // Set before accept so that accepted sockets inherit a large window.
+        let _ = socket.set_recv_buffer_size(DATA_SOCKET_BUFFER);
+        socket
+            .bind(&SocketAddr::new(local, 0).into())
+            .and_then(|_| socket.listen(1))
+            .map_err(DataError::Listen)?;
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .ok_or_else(|| DataError::Listen(io::Error::other("no local port")))?;
+        Ok(PassiveListener {
+            socket,
+            port,
+            peer: canonical_ip(peer),
+        })
+    }
+
+    /// The port announced to the client.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits up to `timeout` for the control peer to connect; connections
+    /// from any other address are closed unanswered.
+    pub fn accept(self, timeout: Duration) -> Result<TcpStream, DataError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(DataError::AcceptTimeout {
+                    port: self.port,
+                    secs: timeout.as_secs(),
+                });
+            }
+            // Linux applies SO_RCVTIMEO to accept(2): a blocking accept with a deadline.
+            self.socket
+                .set_read_timeout(Some(left))
+                .map_err(DataError::Accept)?;
+            match self.socket.accept() {
+                Ok((conn, addr)) => {
+                    let from = addr.as_socket().map(|a| canonical_ip(a.ip()));
+                    if from == Some(self.peer) {
+                        let stream: TcpStream = conn.into();
+                        prepare(&stream).map_err(DataError::Accept)?;
+                        return Ok(stream);
+                    }
+                    // A stranger (port theft): dropped here without a byte.
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DataError::Accept(e)),
+            }
+        }
+    }
+}
+
+/// Settings of every data connection: blocking, with a stall timeout so a
+/// silent peer cannot pin a session thread forever.
+pub fn prepare(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(DATA_STALL_TIMEOUT))?;
+    stream.set_write_timeout(Some(DATA_STALL_TIMEOUT))?;
+    let _ = socket2::SockRef::from(stream).set_send_buffer_size(DATA_SOCKET_BUFFER);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn the_rightful_peer_is_accepted() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let l = PassiveListener::open(lo, lo).unwrap();
+        let port = l.port();
+        let client = std::thread::spawn(move || {
+            let mut s = TcpStream::connect((lo, port)).unwrap();
+            s.write_all(b"hi").unwrap();
+        });
+        let mut conn = l.accept(Duration::from_secs(10)).unwrap();
+        let mut buf = Vec::new();
+        conn.read_to_end(&mut buf).unwrap();
+        assert_eq!(buf, b"hi");
+        client.join().unwrap();
+    }
+
+    #[test]
+    fn a_stranger_gets_nothing_and_the_listener_times_out() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // Expect a peer at 127.0.0.2: connections from 127.0.0.1 are strangers.
+        let l = PassiveListener::open(lo, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).unwrap();
+        let port = l.port();
+        let thief = std::thread::spawn(move || {
+            let mut s = TcpStream::connect((lo, port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = Vec::new();
+            let r = s.read_to_end(&mut buf);
+            (r.is_ok(), buf)
+        });
+        let err = l.accept(Duration::from_millis(700)).unwrap_err();
+        assert!(matches!(err, DataError::AcceptTimeout { .. }), "{err}");
+        let (closed_cleanly, got) = thief.join().unwrap();
+        assert!(got.is_empty());
+        let _ = closed_cleanly;
+    }
+
+    #[test]
+    fn mapped_addresses_are_canonical() {
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(canonical_ip(mapped), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(canonical_ip(v6), v6);
+    }
+}
