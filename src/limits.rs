@@ -42,3 +42,9 @@ pub const CONTROL_READ_BUFFER: usize = 4096;
 /// Delay before a failed login is answered: slows password guessing to one
 /// try per second per connection (RFC 2577 §"Protecting Against Brute Force").
 pub const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
+
+/// Failed logins after which a control connection is closed (with 421).
+pub const MAX_LOGIN_FAILURES: u32 = 3;
+
+/// How long a stopping server lets running transfers finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

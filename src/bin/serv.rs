@@ -2,25 +2,32 @@
 //!
 //! Parses the command line, binds, prints `listening on ADDR:PORT` as the
 //! first line on stdout (tests and scripts read the real port from it when
-//! PORT is 0) and runs until killed.
+//! PORT is 0) and serves until SIGINT or SIGTERM, then stops gracefully.
 
-use std::io::Write;
-use std::net::IpAddr;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Parser;
+use ftp::limits::SHUTDOWN_GRACE;
+use ftp::server::auth::{hash_password, Auth, Users};
 use ftp::server::log::LogLevel;
 use ftp::server::{Config, Server};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
-/// Serve a directory over FTP (RFC 959) to any FTP client: anonymous login,
-/// passive data connections, atomic uploads, a root no path can leave.
+/// Serve a directory over FTP (RFC 959, 2428, 3659) to any FTP client:
+/// anonymous or hashed-password logins, passive and active data connections,
+/// atomic uploads, a root that no path or link can leave.
 #[derive(Debug, Parser)]
 #[command(name = "serv", version)]
 struct Args {
     /// Control port to listen on; 0 picks a free port (printed on stdout).
-    port: u16,
+    #[arg(required_unless_present = "hash_password")]
+    port: Option<u16>,
 
     /// Directory served as "/"; clients cannot reach anything outside it.
     #[arg(long, default_value = ".")]
@@ -30,9 +37,46 @@ struct Args {
     #[arg(long)]
     bind: Option<IpAddr>,
 
+    /// Accounts file: one `name:HASH` per line, HASH from --hash-password.
+    /// With it, anonymous login is refused unless --anonymous is given too.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+
+    /// Allow anonymous login even with --users.
+    #[arg(long)]
+    anonymous: bool,
+
+    /// Read a password from stdin, print its argon2id hash for --users, exit.
+    #[arg(long, exclusive = true)]
+    hash_password: bool,
+
+    /// Refuse every command that writes (STOR, STOU, APPE, MKD, RMD, DELE, RNFR/RNTO).
+    #[arg(long)]
+    read_only: bool,
+
+    /// Passive ports to use, as LOW-HIGH (for firewalls) [default: any free port].
+    #[arg(long, value_name = "LOW-HIGH", value_parser = parse_range)]
+    pasv_ports: Option<RangeInclusive<u16>>,
+
+    /// IPv4 address announced in PASV replies (the public address behind NAT).
+    #[arg(long, value_name = "IP")]
+    pasv_address: Option<Ipv4Addr>,
+
+    /// Most sessions at once; more connections are answered 421 and closed.
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+
+    /// Most sessions at once from one IP address.
+    #[arg(long, value_name = "N")]
+    max_per_ip: Option<usize>,
+
     /// Close control connections idle for this many seconds (with a 421 reply).
     #[arg(long, default_value_t = ftp::limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
     idle_timeout: u64,
+
+    /// Seconds a data port waits for the client to connect.
+    #[arg(long, default_value_t = ftp::limits::DATA_ACCEPT_TIMEOUT.as_secs(), value_name = "SECS")]
+    data_timeout: u64,
 
     /// Log every command and reply on stderr.
     #[arg(short, long, conflicts_with = "quiet")]
@@ -43,21 +87,96 @@ struct Args {
     quiet: bool,
 }
 
+fn parse_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("expected LOW-HIGH, like 50000-50100, not {text:?}"))?;
+    let low: u16 = low
+        .trim()
+        .parse()
+        .map_err(|_| format!("{low:?} is not a port number"))?;
+    let high: u16 = high
+        .trim()
+        .parse()
+        .map_err(|_| format!("{high:?} is not a port number"))?;
+    if low == 0 || low > high {
+        return Err(format!("the range {low}-{high} is empty or starts at 0"));
+    }
+    Ok(low..=high)
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut config = Config::new(&args.root, args.port);
+    if args.hash_password {
+        let mut password = String::new();
+        std::io::stdin()
+            .read_to_string(&mut password)
+            .context("reading the password from stdin")?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            bail!("the password read from stdin is empty");
+        }
+        println!("{}", hash_password(password));
+        return Ok(());
+    }
+    let port = args.port.context("PORT is required")?;
+    let mut config = Config::new(&args.root, port);
     config.bind = args.bind;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.data_timeout = Duration::from_secs(args.data_timeout.max(1));
+    config.read_only = args.read_only;
+    config.pasv_ports = args.pasv_ports;
+    config.pasv_address = args.pasv_address;
+    config.max_sessions = args.max_sessions;
+    config.max_per_ip = args.max_per_ip;
     config.log_level = match (args.verbose, args.quiet) {
         (true, _) => LogLevel::Verbose,
         (_, true) => LogLevel::Quiet,
         _ => LogLevel::Normal,
     };
+    config.auth = match &args.users {
+        None => Auth {
+            users: None,
+            anonymous: true,
+        },
+        Some(path) => {
+            let users = Users::load(path)?;
+            Auth {
+                users: Some(users),
+                anonymous: args.anonymous,
+            }
+        }
+    };
+
     let server = Server::bind(config).context("starting the server")?;
     let addr = server.local_addr().context("reading the bound address")?;
+    let stop = server.stop_handle().context("preparing the stop handle")?;
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            eprintln!("{name}: no longer accepting connections; letting transfers finish");
+            stop.stop();
+        }
+        // A second signal: stop now.
+        if signals.forever().next().is_some() {
+            std::process::exit(130);
+        }
+    });
+
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {addr}")
         .and_then(|_| stdout.flush())
         .context("writing to stdout")?;
-    server.run().context("serving")
+    server.run().context("serving")?;
+    let removed = server.drain(SHUTDOWN_GRACE);
+    if removed > 0 {
+        eprintln!("removed {removed} unfinished upload(s)");
+    }
+    eprintln!("stopped");
+    Ok(())
 }

@@ -16,7 +16,9 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -40,6 +42,14 @@ pub enum DataError {
     AcceptTimeout { port: u16, secs: u64 },
     #[error("no data connection: {0}")]
     Accept(#[source] io::Error),
+    #[error("no free passive port: all of {low}-{high} are in use; try again shortly")]
+    PortsExhausted { low: u16, high: u16 },
+    #[error("could not connect to {addr} for data: {source}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// A listener waiting for one data connection from one address.
@@ -51,22 +61,19 @@ pub struct PassiveListener {
 }
 
 impl PassiveListener {
-    /// Listens on an ephemeral port of `local` (the control connection's
-    /// local address) for a connection from `peer`.
-    pub fn open(local: IpAddr, peer: IpAddr) -> Result<PassiveListener, DataError> {
+    /// Listens on a port of `local` (the control connection's local
+    /// address) for a connection from `peer`: an ephemeral port, or one of
+    /// `ports` when a range is configured (for firewalls and NAT).
+    pub fn open(
+        local: IpAddr,
+        peer: IpAddr,
+        ports: Option<&RangeInclusive<u16>>,
+    ) -> Result<PassiveListener, DataError> {
         let local = canonical_ip(local);
-        let socket = Socket::new(
-            Domain::for_address(SocketAddr::new(local, 0)),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )
-        .map_err(DataError::Listen)?;
-        // Set before accept so that accepted sockets inherit a large window.
-        let _ = socket.set_recv_buffer_size(DATA_SOCKET_BUFFER);
-        socket
-            .bind(&SocketAddr::new(local, 0).into())
-            .and_then(|_| socket.listen(1))
-            .map_err(DataError::Listen)?;
+        let socket = match ports {
+            None => bind_listener(SocketAddr::new(local, 0)).map_err(DataError::Listen)?,
+            Some(range) => bind_in_range(local, range)?,
+        };
         let port = socket
             .local_addr()
             .ok()
@@ -78,6 +85,11 @@ impl PassiveListener {
             port,
             peer: canonical_ip(peer),
         })
+    }
+
+    /// A second handle on the listening socket, to cut a pending accept.
+    pub fn try_clone_socket(&self) -> io::Result<Socket> {
+        self.socket.try_clone()
     }
 
     /// The port announced to the client.
@@ -123,6 +135,68 @@ impl PassiveListener {
     }
 }
 
+fn bind_listener(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Set before accept so that accepted sockets inherit a large window.
+    let _ = socket.set_recv_buffer_size(DATA_SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    socket.listen(1)?;
+    Ok(socket)
+}
+
+/// Binds a port of `range`, starting at a varying place so that sessions
+/// do not all race for the same first port.
+fn bind_in_range(local: IpAddr, range: &RangeInclusive<u16>) -> Result<Socket, DataError> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = (*range.start(), *range.end());
+    let span = u32::from(high - low) + 1;
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let start = seed.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+    for i in 0..span {
+        let port = low + ((start + i) % span) as u16;
+        match bind_listener(SocketAddr::new(local, port)) {
+            Ok(socket) => return Ok(socket),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(DataError::Listen(e)),
+        }
+    }
+    Err(DataError::PortsExhausted { low, high })
+}
+
+/// Active mode (PORT/EPRT): connects to the client's data port from the
+/// control connection's local address, so the client sees the same host.
+pub fn connect_active(
+    local: IpAddr,
+    target: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, DataError> {
+    let fail = |source| DataError::Connect {
+        addr: target,
+        source,
+    };
+    let local = canonical_ip(local);
+    let target_canonical = SocketAddr::new(canonical_ip(target.ip()), target.port());
+    let socket = Socket::new(
+        Domain::for_address(target_canonical),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(fail)?;
+    if local.is_ipv4() == target_canonical.is_ipv4() {
+        socket
+            .bind(&SocketAddr::new(local, 0).into())
+            .map_err(fail)?;
+    }
+    socket
+        .connect_timeout(&target_canonical.into(), timeout)
+        .map_err(fail)?;
+    let stream: TcpStream = socket.into();
+    prepare(&stream).map_err(fail)?;
+    Ok(stream)
+}
+
 /// Settings of every data connection: blocking, with a stall timeout so a
 /// silent peer cannot pin a session thread forever.
 pub fn prepare(stream: &TcpStream) -> io::Result<()> {
@@ -142,7 +216,7 @@ mod tests {
     #[test]
     fn the_rightful_peer_is_accepted() {
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let l = PassiveListener::open(lo, lo).unwrap();
+        let l = PassiveListener::open(lo, lo, None).unwrap();
         let port = l.port();
         let client = std::thread::spawn(move || {
             let mut s = TcpStream::connect((lo, port)).unwrap();
@@ -159,20 +233,33 @@ mod tests {
     fn a_stranger_gets_nothing_and_the_listener_times_out() {
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         // Expect a peer at 127.0.0.2: connections from 127.0.0.1 are strangers.
-        let l = PassiveListener::open(lo, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).unwrap();
+        let l = PassiveListener::open(lo, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), None).unwrap();
         let port = l.port();
         let thief = std::thread::spawn(move || {
             let mut s = TcpStream::connect((lo, port)).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let mut buf = Vec::new();
-            let r = s.read_to_end(&mut buf);
-            (r.is_ok(), buf)
+            let _ = s.read_to_end(&mut buf);
+            buf
         });
         let err = l.accept(Duration::from_millis(700)).unwrap_err();
         assert!(matches!(err, DataError::AcceptTimeout { .. }), "{err}");
-        let (closed_cleanly, got) = thief.join().unwrap();
-        assert!(got.is_empty());
-        let _ = closed_cleanly;
+        assert!(thief.join().unwrap().is_empty(), "the thief got bytes");
+    }
+
+    #[test]
+    fn a_port_range_is_used_and_exhaustion_is_reported() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // Find a free port, then use a one-port range on it.
+        let port = PassiveListener::open(lo, lo, None).unwrap().port();
+        let range = port..=port;
+        let first = PassiveListener::open(lo, lo, Some(&range)).unwrap();
+        assert_eq!(first.port(), port);
+        let second = PassiveListener::open(lo, lo, Some(&range)).unwrap_err();
+        assert!(
+            matches!(second, DataError::PortsExhausted { .. }),
+            "{second}"
+        );
     }
 
     #[test]

@@ -13,12 +13,14 @@
 //! with [`TEMP_PREFIX`], then renamed into place: a reader never sees half a
 //! file under the real name, and a failed upload leaves the old file intact.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Names of uploads in progress start with this; listings hide them.
 pub const TEMP_PREFIX: &str = ".ftp-upload.";
@@ -99,6 +101,14 @@ pub enum FsError {
     InvalidName(&'static str),
     #[error("{path}: no space left on the server's disk")]
     NoSpace { path: VirtualPath },
+    #[error("{0}: already exists")]
+    AlreadyExists(VirtualPath),
+    #[error("cannot restart {path} at byte {offset}: it has only {size} bytes")]
+    BadOffset {
+        path: VirtualPath,
+        offset: u64,
+        size: u64,
+    },
     #[error("{path}: {source}")]
     Io {
         path: VirtualPath,
@@ -116,16 +126,30 @@ impl FsError {
             io::ErrorKind::PermissionDenied => FsError::PermissionDenied(path),
             io::ErrorKind::NotADirectory => FsError::NotADirectory(path),
             io::ErrorKind::IsADirectory => FsError::IsADirectory(path),
+            io::ErrorKind::AlreadyExists => FsError::AlreadyExists(path),
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => FsError::NoSpace { path },
             _ => FsError::Io { path, source },
         }
     }
 }
 
+/// What an upload keeps of the file it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// STOR: nothing; the upload is the whole new content.
+    Nothing,
+    /// REST n + STOR: the first n bytes; the upload continues from there.
+    First(u64),
+    /// APPE: everything; the upload is appended.
+    All,
+}
+
 /// The served directory tree.
 #[derive(Debug, Clone)]
 pub struct Jail {
     root: PathBuf,
+    /// Temporary files of uploads in progress, removed at shutdown.
+    active: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl Jail {
@@ -138,7 +162,10 @@ impl Jail {
                 "not a directory",
             ));
         }
-        Ok(Jail { root })
+        Ok(Jail {
+            root,
+            active: Arc::default(),
+        })
     }
 
     /// The canonical real root.
@@ -208,8 +235,15 @@ impl Jail {
     }
 
     /// Starts an atomic upload to `v`: a temporary file in the target's
-    /// directory, renamed over the target by [`Upload::commit`].
-    pub fn begin_upload(&self, v: &VirtualPath) -> Result<Upload, FsError> {
+    /// directory, holding what `keep` says of the current file, renamed over
+    /// the target by [`Upload::commit`]. With `no_clobber` (STOU) the commit
+    /// fails rather than replace an existing file.
+    pub fn begin_upload(
+        &self,
+        v: &VirtualPath,
+        keep: Keep,
+        no_clobber: bool,
+    ) -> Result<Upload, FsError> {
         let (dir, name) = self.new_entry(v)?;
         let target = dir.join(&name);
         if target.is_dir() {
@@ -226,12 +260,79 @@ impl Jail {
             .create_new(true)
             .open(&temp)
             .map_err(|e| FsError::from_io(v, e))?;
-        Ok(Upload {
+        self.active
+            .lock()
+            .expect("registry lock")
+            .insert(temp.clone());
+        let mut upload = Upload {
             file: Some(file),
             temp,
             target,
             virtual_path: v.clone(),
-        })
+            no_clobber,
+            active: Arc::clone(&self.active),
+        };
+        if keep != Keep::Nothing {
+            self.copy_kept(v, keep, upload.file())?;
+        }
+        Ok(upload)
+    }
+
+    /// Copies the part of the current file that a resumed or appending
+    /// upload keeps. `io::copy` between files is `copy_file_range(2)`.
+    fn copy_kept(&self, v: &VirtualPath, keep: Keep, into: &mut File) -> Result<(), FsError> {
+        let current = match self.open_file(v) {
+            Ok((file, size)) => Some((file, size)),
+            Err(FsError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let (file, size) = match (current, keep) {
+            (None, Keep::First(0) | Keep::All | Keep::Nothing) => return Ok(()),
+            (None, Keep::First(offset)) => {
+                return Err(FsError::BadOffset {
+                    path: v.clone(),
+                    offset,
+                    size: 0,
+                })
+            }
+            (Some(current), _) => current,
+        };
+        let length = match keep {
+            Keep::First(offset) if offset > size => {
+                return Err(FsError::BadOffset {
+                    path: v.clone(),
+                    offset,
+                    size,
+                })
+            }
+            Keep::First(offset) => offset,
+            _ => size,
+        };
+        io::copy(&mut file.take(length), into).map_err(|e| FsError::from_io(v, e))?;
+        Ok(())
+    }
+
+    /// A name in `dir` that no entry has yet, for STOU.
+    pub fn unique_name(&self, dir: &VirtualPath) -> Result<VirtualPath, FsError> {
+        let real = self.directory(dir)?;
+        let stamp = crate::time::mdtm(std::time::SystemTime::now());
+        for n in 0u32.. {
+            let name = if n == 0 {
+                format!("stou.{stamp}")
+            } else {
+                format!("stou.{stamp}.{n}")
+            };
+            if real.join(&name).symlink_metadata().is_err() {
+                return dir.join(&name);
+            }
+        }
+        unreachable!("some name is free")
+    }
+
+    /// Removes the temporary files of uploads still in progress (shutdown).
+    pub fn remove_active_uploads(&self) -> usize {
+        let active = std::mem::take(&mut *self.active.lock().expect("registry lock"));
+        active.iter().filter(|p| fs::remove_file(p).is_ok()).count()
     }
 
     /// Removes upload temporaries left by a server that was killed mid-upload.
@@ -271,6 +372,8 @@ pub struct Upload {
     temp: PathBuf,
     target: PathBuf,
     virtual_path: VirtualPath,
+    no_clobber: bool,
+    active: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl Upload {
@@ -279,10 +382,28 @@ impl Upload {
         self.file.as_mut().expect("upload not yet committed")
     }
 
-    /// Renames the finished upload over its target.
+    /// Where the upload goes, as the client named it.
+    pub fn path(&self) -> &VirtualPath {
+        &self.virtual_path
+    }
+
+    /// Puts the finished upload in place of its target.
     pub fn commit(mut self) -> Result<(), FsError> {
         drop(self.file.take());
-        fs::rename(&self.temp, &self.target).map_err(|e| FsError::from_io(&self.virtual_path, e))
+        let placed = if self.no_clobber {
+            // link(2) fails if the name exists: no race with another upload.
+            fs::hard_link(&self.temp, &self.target).and_then(|_| fs::remove_file(&self.temp))
+        } else {
+            fs::rename(&self.temp, &self.target)
+        };
+        self.active
+            .lock()
+            .expect("registry lock")
+            .remove(&self.temp);
+        placed.map_err(|e| {
+            let _ = fs::remove_file(&self.temp);
+            FsError::from_io(&self.virtual_path, e)
+        })
     }
 }
 
@@ -290,6 +411,10 @@ impl Drop for Upload {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.temp);
+            self.active
+                .lock()
+                .expect("registry lock")
+                .remove(&self.temp);
         }
     }
 }
@@ -326,7 +451,7 @@ mod tests {
             Err(FsError::NotFound(_))
         ));
         assert!(matches!(
-            jail.begin_upload(&v("out/new")),
+            jail.begin_upload(&v("out/new"), Keep::Nothing, false),
             Err(FsError::NotFound(_))
         ));
         assert!(jail.open_file(&v("in")).is_ok());
@@ -338,16 +463,68 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let jail = Jail::new(root.path()).unwrap();
         std::fs::write(root.path().join("f"), b"old").unwrap();
-        let mut up = jail.begin_upload(&v("f")).unwrap();
+        let mut up = jail.begin_upload(&v("f"), Keep::Nothing, false).unwrap();
         up.file().write_all(b"new").unwrap();
         drop(up);
         assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
-        let mut up = jail.begin_upload(&v("f")).unwrap();
+        let mut up = jail.begin_upload(&v("f"), Keep::Nothing, false).unwrap();
         up.file().write_all(b"new").unwrap();
         up.commit().unwrap();
         assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn resumed_and_appended_uploads_keep_what_they_should() {
+        use std::io::Write;
+        let root = tempfile::tempdir().unwrap();
+        let jail = Jail::new(root.path()).unwrap();
+        std::fs::write(root.path().join("f"), b"0123456789").unwrap();
+        let mut up = jail.begin_upload(&v("f"), Keep::First(4), false).unwrap();
+        up.file().write_all(b"abc").unwrap();
+        up.commit().unwrap();
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"0123abc");
+        let mut up = jail.begin_upload(&v("f"), Keep::All, false).unwrap();
+        up.file().write_all(b"!").unwrap();
+        up.commit().unwrap();
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"0123abc!");
+        assert!(matches!(
+            jail.begin_upload(&v("f"), Keep::First(99), false),
+            Err(FsError::BadOffset {
+                offset: 99,
+                size: 8,
+                ..
+            })
+        ));
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            1,
+            "no temporaries left"
+        );
+    }
+
+    #[test]
+    fn no_clobber_uploads_do_not_replace() {
+        let root = tempfile::tempdir().unwrap();
+        let jail = Jail::new(root.path()).unwrap();
+        std::fs::write(root.path().join("f"), b"old").unwrap();
+        let up = jail.begin_upload(&v("f"), Keep::Nothing, true).unwrap();
+        assert!(matches!(up.commit(), Err(FsError::AlreadyExists(_))));
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"old");
+        let name = jail.unique_name(&VirtualPath::root()).unwrap();
+        assert!(name.as_str().starts_with("/stou."));
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn active_uploads_are_removed_at_shutdown() {
+        let root = tempfile::tempdir().unwrap();
+        let jail = Jail::new(root.path()).unwrap();
+        let up = jail.begin_upload(&v("f"), Keep::Nothing, false).unwrap();
+        assert_eq!(jail.remove_active_uploads(), 1);
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        drop(up);
     }
 
     #[test]

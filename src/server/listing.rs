@@ -39,13 +39,19 @@ pub fn split_flags(arg: Option<&str>) -> (ListFlags, Option<&str>) {
 }
 
 /// One entry to list.
-struct Entry {
-    name: String,
-    meta: Metadata,
-    link_target: Option<String>,
+pub(super) struct Entry {
+    pub name: String,
+    pub meta: Metadata,
+    pub link_target: Option<String>,
 }
 
-fn entries(jail: &Jail, v: &VirtualPath, flags: ListFlags) -> Result<Vec<Entry>, FsError> {
+/// The entries of directory `v` (or `v` itself if it is a file), sorted by
+/// name, without upload temporaries and, unless `flags.all`, dot files.
+pub(super) fn entries(
+    jail: &Jail,
+    v: &VirtualPath,
+    flags: ListFlags,
+) -> Result<Vec<Entry>, FsError> {
     let real = jail.existing(v)?;
     let meta = fs::metadata(&real).map_err(|e| FsError::from_io(v, e))?;
     if !meta.is_dir() {

@@ -8,22 +8,36 @@
 //! address across restarts and keep a large backlog.
 //!
 //! - [`session`]: one control connection's state machine.
+//! - [`transfer`]: a transfer on its own thread, abortable.
 //! - [`data`]: passive listeners and data connections.
 //! - [`fs`]: the jail under `--root` and atomic uploads.
-//! - [`listing`]: LIST and NLST output.
+//! - [`listing`], [`mlsx`]: LIST/NLST and MLSD/MLST output.
+//! - [`auth`]: anonymous login and the users file.
 //! - [`log`]: the server's log lines.
+//!
+//! Stopping (SIGINT/SIGTERM in `serv`): [`StopHandle::stop`] closes the
+//! listener, [`Server::run`] returns, and [`Server::drain`] gives running
+//! transfers a few seconds before it removes the temporary files of uploads
+//! still in progress, so no partial upload survives under any name.
 
+pub mod auth;
 pub mod data;
 pub mod fs;
+mod help;
 pub mod listing;
 pub mod log;
+pub mod mlsx;
 mod session;
+mod transfer;
 
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -31,6 +45,8 @@ use crate::limits::{
     DATA_ACCEPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, FAILED_LOGIN_DELAY, LISTEN_BACKLOG,
     SESSION_STACK_SIZE,
 };
+use crate::protocol::{Reply, ReplyCode};
+use auth::Auth;
 use fs::Jail;
 use log::{Log, LogLevel};
 
@@ -49,6 +65,18 @@ pub struct Config {
     pub data_timeout: Duration,
     /// How much to log on stderr.
     pub log_level: LogLevel,
+    /// Who may log in.
+    pub auth: Auth,
+    /// Refuse every command that writes.
+    pub read_only: bool,
+    /// Passive ports to use instead of ephemeral ones.
+    pub pasv_ports: Option<RangeInclusive<u16>>,
+    /// Address announced in 227 replies (the public address behind NAT).
+    pub pasv_address: Option<Ipv4Addr>,
+    /// Most sessions at once; the next connection gets 421.
+    pub max_sessions: Option<usize>,
+    /// Most sessions at once from one address.
+    pub max_per_ip: Option<usize>,
 }
 
 impl Config {
@@ -61,6 +89,15 @@ impl Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             data_timeout: DATA_ACCEPT_TIMEOUT,
             log_level: LogLevel::Normal,
+            auth: Auth {
+                users: None,
+                anonymous: true,
+            },
+            read_only: false,
+            pasv_ports: None,
+            pasv_address: None,
+            max_sessions: None,
+            max_per_ip: None,
         }
     }
 }
@@ -82,14 +119,46 @@ pub enum ServerError {
     },
 }
 
-/// What every session shares, read-only.
+/// What every session shares.
 #[derive(Debug)]
 struct Shared {
     jail: Jail,
+    auth: Auth,
+    read_only: bool,
     idle_timeout: Duration,
     data_timeout: Duration,
     failed_login_delay: Duration,
+    pasv_ports: Option<RangeInclusive<u16>>,
+    pasv_address: Option<Ipv4Addr>,
     log: Log,
+    /// Transfers running now, for the graceful stop.
+    transfers: AtomicUsize,
+}
+
+/// Session counts, for `--max-sessions` and `--max-per-ip`.
+#[derive(Debug, Default)]
+struct Sessions {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// A session's place in the counts, given back when the session ends.
+struct Slot {
+    sessions: Arc<Mutex<Sessions>>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.sessions.lock().expect("sessions lock");
+        s.total -= 1;
+        if let Some(n) = s.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                s.per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -97,6 +166,26 @@ struct Shared {
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    max_sessions: Option<usize>,
+    max_per_ip: Option<usize>,
+    sessions: Arc<Mutex<Sessions>>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Stops a running server from another thread (a signal handler's).
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    stopping: Arc<AtomicBool>,
+    listener: Arc<Socket>,
+}
+
+impl StopHandle {
+    /// Stops accepting connections; [`Server::run`] returns.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // shutdown(2) on a listening socket wakes the blocked accept(2).
+        let _ = self.listener.shutdown(Shutdown::Read);
+    }
 }
 
 fn listen(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
@@ -145,11 +234,63 @@ impl Server {
             listener,
             shared: Arc::new(Shared {
                 jail,
+                auth: config.auth,
+                read_only: config.read_only,
                 idle_timeout: config.idle_timeout,
                 data_timeout: config.data_timeout,
                 failed_login_delay: FAILED_LOGIN_DELAY,
+                pasv_ports: config.pasv_ports,
+                pasv_address: config.pasv_address,
                 log,
+                transfers: AtomicUsize::new(0),
             }),
+            max_sessions: config.max_sessions,
+            max_per_ip: config.max_per_ip,
+            sessions: Arc::default(),
+            stopping: Arc::default(),
+        })
+    }
+
+    /// A handle that stops [`run`](Server::run) from another thread.
+    pub fn stop_handle(&self) -> io::Result<StopHandle> {
+        let socket = socket2::SockRef::from(&self.listener).try_clone()?;
+        Ok(StopHandle {
+            stopping: Arc::clone(&self.stopping),
+            listener: Arc::new(socket),
+        })
+    }
+
+    /// After [`run`](Server::run) returned: lets running transfers finish
+    /// for up to `grace`, then removes the temporary files of uploads still
+    /// in progress. Returns how many were removed.
+    pub fn drain(&self, grace: Duration) -> usize {
+        let deadline = Instant::now() + grace;
+        while self.shared.transfers.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.shared.jail.remove_active_uploads()
+    }
+
+    /// Takes a session slot for `ip`, or says why there is none.
+    fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
+        let mut s = self.sessions.lock().expect("sessions lock");
+        if self.max_sessions.is_some_and(|max| s.total >= max) {
+            return Err(format!(
+                "too many sessions ({} at most); try again later",
+                s.total
+            ));
+        }
+        let from_ip = s.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip.is_some_and(|max| from_ip >= max) {
+            return Err(format!(
+                "too many sessions from {ip} ({from_ip} at most); close one and try again"
+            ));
+        }
+        s.total += 1;
+        *s.per_ip.entry(ip).or_default() += 1;
+        Ok(Slot {
+            sessions: Arc::clone(&self.sessions),
+            ip,
         })
     }
 
@@ -158,11 +299,15 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever, one thread per session.
+    /// Accepts connections, one thread per session, until stopped.
     pub fn run(&self) -> io::Result<()> {
         loop {
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
+            let accepted = self.listener.accept();
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
                 Err(e) => {
                     // Out of descriptors or memory: back off instead of spinning.
                     eprintln!("accept failed: {e}");
@@ -170,16 +315,41 @@ impl Server {
                     continue;
                 }
             };
+            let slot = match self.admit(data::canonical_ip(peer.ip())) {
+                Ok(slot) => slot,
+                Err(why) => {
+                    refuse(stream, &why);
+                    self.shared
+                        .log
+                        .event(peer, None, format_args!("refused: {why}"));
+                    continue;
+                }
+            };
             // Replies are small and answer a request: send them at once.
             let _ = stream.set_nodelay(true);
+            // Clients send ABOR as Telnet "Synch" with the last byte marked
+            // urgent (MSG_OOB, RFC 959 §4.1.3); without OOBINLINE Linux takes
+            // that byte out of the stream and the ABOR line never ends.
+            let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
             let shared = Arc::clone(&self.shared);
             let spawned = std::thread::Builder::new()
                 .name("session".into())
                 .stack_size(SESSION_STACK_SIZE)
-                .spawn(move || session::run(stream, &shared));
+                .spawn(move || {
+                    session::run(stream, shared);
+                    drop(slot);
+                });
             if let Err(e) = spawned {
                 eprintln!("cannot start a session thread: {e}");
             }
         }
     }
+}
+
+/// Answers a connection that cannot be served with 421 and closes it.
+fn refuse(mut stream: TcpStream, why: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let reply = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, why);
+    let _ = stream.write_all(reply.to_string().as_bytes());
+    let _ = stream.shutdown(Shutdown::Both);
 }

@@ -9,35 +9,37 @@
 //! ```
 //!
 //! Before login only USER, PASS, QUIT, NOOP, SYST, FEAT, HELP and OPTS are
-//! served; the rest get 530. A transfer command consumes the passive listener
-//! set up by PASV/EPSV whether it succeeds or not, so a failed command never
-//! leaves a half-used data port behind.
+//! served; the rest get 530. A transfer command consumes the data-connection
+//! plan set up by PASV/EPSV/PORT/EPRT whether it succeeds or not, so a failed
+//! command never leaves a half-used data port behind. Transfers run on their
+//! own thread ([`transfer`](super::transfer)); this thread keeps reading the
+//! control connection, so ABOR works, and joins the transfer before it
+//! answers anything else, so replies stay in order.
 //!
 //! Every failure is answered with a reply that says what failed and why, and
-//! the session goes on: only QUIT, the idle timeout and a lost control
-//! connection end it.
+//! the session goes on: only QUIT, the idle timeout, too many failed logins
+//! and a lost control connection end it.
 
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom};
 use std::net::{IpAddr, Shutdown, SocketAddr, SocketAddrV4, TcpStream};
-use std::time::Instant;
+use std::sync::Arc;
 
+use super::auth::{is_anonymous, Login};
 use super::data::{canonical_ip, PassiveListener};
-use super::fs::{FsError, VirtualPath};
+use super::fs::{FsError, Keep, VirtualPath};
 use super::listing::{self, split_flags};
-use super::log::Direction;
-use super::Shared;
+use super::log::{Direction, LogLevel};
+use super::mlsx::{self, FactSet};
+use super::transfer::{self, Job, Plan, Request, Running};
+use super::{help, Shared};
 use crate::control::{write_reply, LineReader};
+use crate::limits::{MAX_LINE, MAX_LOGIN_FAILURES};
 use crate::protocol::address::{format_epsv_port, format_host_port};
-use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::protocol::command::EpsvMode;
 use crate::protocol::{
     parse_command, Command, CommandError, Frame, Reply, ReplyCode, TransferType,
 };
 use crate::time::mdtm;
-
-/// Size of the buffer for TYPE A conversion and for uploads to disk: large
-/// enough that a 1 GiB upload costs few thousand write calls.
-const TRANSFER_BUFFER: usize = 1 << 20;
 
 /// Where the session is in the login sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +58,7 @@ enum Flow {
 
 /// Runs one session to its end. Errors on the control connection end the
 /// session quietly: the peer is gone and there is nobody to tell.
-pub(super) fn run(stream: TcpStream, shared: &Shared) {
+pub(super) fn run(stream: TcpStream, shared: Arc<Shared>) {
     let Ok(peer) = stream.peer_addr() else { return };
     let Ok(local) = stream.local_addr() else {
         return;
@@ -65,21 +67,29 @@ pub(super) fn run(stream: TcpStream, shared: &Shared) {
         return;
     };
     let mut session = Session {
-        shared,
+        shared: Arc::clone(&shared),
         reader: LineReader::new(reader),
         writer: stream,
         peer,
         local,
         state: State::AwaitUser,
+        failures: 0,
         cwd: VirtualPath::root(),
         transfer_type: TransferType::Ascii,
-        passive: None,
+        plan: None,
         epsv_all: false,
         rest: 0,
         rename_from: None,
+        facts: FactSet::default(),
+        transfer: None,
     };
     shared.log.event(peer, None, format_args!("connected"));
     let outcome = session.serve();
+    // A client that hangs up mid-transfer: cut the transfer too, so its
+    // thread, descriptors and temporary file go now.
+    if let Some(t) = session.transfer.take() {
+        t.abort();
+    }
     let user = session.user().map(str::to_string);
     match outcome {
         Ok(()) => shared
@@ -91,22 +101,25 @@ pub(super) fn run(stream: TcpStream, shared: &Shared) {
     }
 }
 
-struct Session<'a> {
-    shared: &'a Shared,
+struct Session {
+    shared: Arc<Shared>,
     reader: LineReader<TcpStream>,
     writer: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     state: State,
+    failures: u32,
     cwd: VirtualPath,
     transfer_type: TransferType,
-    passive: Option<PassiveListener>,
+    plan: Option<Plan>,
     epsv_all: bool,
     rest: u64,
     rename_from: Option<VirtualPath>,
+    facts: FactSet,
+    transfer: Option<Running>,
 }
 
-impl Session<'_> {
+impl Session {
     fn user(&self) -> Option<&str> {
         match &self.state {
             State::LoggedIn { user } | State::AwaitPass { user } => Some(user),
@@ -115,7 +128,7 @@ impl Session<'_> {
     }
 
     fn send(&mut self, reply: Reply) -> io::Result<()> {
-        if self.shared.log.level >= super::log::LogLevel::Verbose {
+        if self.shared.log.level >= LogLevel::Verbose {
             let text = reply.to_string();
             self.shared
                 .log
@@ -132,10 +145,12 @@ impl Session<'_> {
     fn serve(&mut self) -> io::Result<()> {
         self.writer
             .set_read_timeout(Some(self.shared.idle_timeout))?;
-        self.send(Reply::new(
-            ReplyCode::SERVICE_READY,
-            "FTP server ready; log in as anonymous",
-        ))?;
+        let greeting = if self.shared.auth.anonymous {
+            "FTP server ready; log in as anonymous"
+        } else {
+            "FTP server ready; log in with your user name"
+        };
+        self.send(Reply::new(ReplyCode::SERVICE_READY, greeting))?;
         loop {
             let frame = match self.reader.read_frame() {
                 Ok(Some(frame)) => frame,
@@ -146,6 +161,10 @@ impl Session<'_> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
+                    // A long transfer is activity, not idleness.
+                    if self.transfer.as_ref().is_some_and(|t| !t.is_finished()) {
+                        continue;
+                    }
                     let secs = self.shared.idle_timeout.as_secs();
                     self.send(Reply::new(
                         ReplyCode::SERVICE_NOT_AVAILABLE,
@@ -159,19 +178,22 @@ impl Session<'_> {
                 Err(e) => return Err(e),
             };
             let flow = match frame {
-                Frame::Overlong => self.reply(
-                    ReplyCode::SYNTAX_ERROR,
-                    format!(
-                        "command line too long (the limit is {} bytes); it was discarded",
-                        crate::limits::MAX_LINE
-                    ),
-                )?,
+                Frame::Overlong => {
+                    self.settle_transfer();
+                    self.reply(
+                        ReplyCode::SYNTAX_ERROR,
+                        format!("command line too long (the limit is {MAX_LINE} bytes); it was discarded"),
+                    )?
+                }
                 Frame::Line(bytes) => match String::from_utf8(bytes) {
                     Ok(line) => self.line(&line)?,
-                    Err(_) => self.reply(
-                        ReplyCode::ARGUMENT_ERROR,
-                        "the command line is not valid UTF-8; send names in UTF-8",
-                    )?,
+                    Err(_) => {
+                        self.settle_transfer();
+                        self.reply(
+                            ReplyCode::ARGUMENT_ERROR,
+                            "the command line is not valid UTF-8; send names in UTF-8",
+                        )?
+                    }
                 },
             };
             if flow == Flow::Close {
@@ -181,22 +203,32 @@ impl Session<'_> {
         }
     }
 
+    /// Waits for a running transfer to send its final reply.
+    fn settle_transfer(&mut self) {
+        if let Some(t) = self.transfer.take() {
+            t.wait();
+        }
+    }
+
     fn line(&mut self, line: &str) -> io::Result<Flow> {
-        if self.shared.log.level >= super::log::LogLevel::Verbose {
-            let shown = if line.len() >= 4 && line[..4].eq_ignore_ascii_case("PASS") {
-                "PASS ****"
-            } else {
-                line
-            };
+        if self.shared.log.level >= LogLevel::Verbose {
+            let is_pass = line
+                .get(..4)
+                .is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
+            let shown = if is_pass { "PASS ****" } else { line };
             self.shared
                 .log
                 .dialogue(self.peer, self.user(), "->", shown);
+        }
+        let parsed = parse_command(line);
+        if !matches!(parsed, Ok(Command::Abor)) {
+            self.settle_transfer();
         }
         if line.trim().is_empty() {
             // A person pressing Enter at nc: say what is expected.
             return self.reply(ReplyCode::SYNTAX_ERROR, "empty command line; try HELP");
         }
-        match parse_command(line) {
+        match parsed {
             Ok(command) => self.command(command),
             Err(e) => {
                 let code = match &e {
@@ -223,14 +255,7 @@ impl Session<'_> {
     fn command(&mut self, command: Command) -> io::Result<Flow> {
         use Command::*;
         // REST applies to the next command only; RNFR to the next if it is RNTO.
-        let rest = if matches!(command, Retr(_)) {
-            std::mem::take(&mut self.rest)
-        } else {
-            0
-        };
-        if !matches!(command, Rest(_)) {
-            self.rest = 0;
-        }
+        let rest = std::mem::take(&mut self.rest);
         let rename_from = self.rename_from.take();
 
         let logged_in = matches!(self.state, State::LoggedIn { .. });
@@ -244,11 +269,30 @@ impl Session<'_> {
                 "not logged in: log in with USER and PASS first",
             );
         }
+        let writes = matches!(
+            command,
+            Stor(_) | Stou | Appe(_) | Mkd(_) | Rmd(_) | Dele(_) | Rnfr(_) | Rnto(_)
+        );
+        if writes && self.shared.read_only {
+            return self.reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                format!("{} refused: this server is read-only", command.verb()),
+            );
+        }
 
         match command {
             User(name) => self.user_command(name),
             Pass(password) => self.pass(&password),
             Acct(_) => self.reply(ReplyCode::SUPERFLUOUS, "ACCT is not needed on this server"),
+            Rein => {
+                self.state = State::AwaitUser;
+                self.cwd = VirtualPath::root();
+                self.transfer_type = TransferType::Ascii;
+                self.plan = None;
+                self.epsv_all = false;
+                self.facts = FactSet::default();
+                self.reply(ReplyCode::SERVICE_READY, "logged out; ready for a new user")
+            }
             Quit => {
                 self.send(Reply::new(ReplyCode::CLOSING, "goodbye"))?;
                 Ok(Flow::Close)
@@ -256,7 +300,8 @@ impl Session<'_> {
             Noop => self.reply(ReplyCode::COMMAND_OK, "NOOP ok"),
             Syst => self.reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8"),
             Feat => self.feat(),
-            Help(_) => self.help(),
+            Help(verb) => self.help(verb.as_deref()),
+            Stat(path) => self.stat(path.as_deref()),
             Opts(option) => self.opts(&option),
             Pwd => {
                 let text = format!("{} is the current directory", self.cwd.quoted());
@@ -275,19 +320,32 @@ impl Session<'_> {
             ModeStream => self.reply(ReplyCode::COMMAND_OK, "mode set to S (stream)"),
             StruFile => self.reply(ReplyCode::COMMAND_OK, "structure set to F (file)"),
             Allo => self.reply(ReplyCode::SUPERFLUOUS, "ALLO is not needed on this server"),
+            Port(addr) => self.active(SocketAddr::V4(addr), "PORT"),
+            Eprt(addr) => self.active(addr, "EPRT"),
             Pasv => self.pasv(),
             Epsv(mode) => self.epsv(mode),
             Rest(offset) => {
                 self.rest = offset;
                 self.reply(
                     ReplyCode::PENDING,
-                    format!("restarting at byte {offset}; send RETR to resume"),
+                    format!("restarting at byte {offset}; send RETR or STOR to resume"),
                 )
             }
             Retr(path) => self.retr(&path, rest),
-            Stor(path) => self.stor(&path),
-            List(arg) => self.listing(arg.as_deref(), Direction::Listing, true),
-            Nlst(arg) => self.listing(arg.as_deref(), Direction::Listing, false),
+            Stor(path) => {
+                let keep = if rest > 0 {
+                    Keep::First(rest)
+                } else {
+                    Keep::Nothing
+                };
+                self.store(&path, keep, false)
+            }
+            Appe(path) => self.store(&path, Keep::All, false),
+            Stou => self.stou(),
+            List(arg) => self.listing(arg.as_deref(), Listing::Long),
+            Nlst(arg) => self.listing(arg.as_deref(), Listing::Names),
+            Mlsd(arg) => self.listing(arg.as_deref(), Listing::Machine),
+            Mlst(arg) => self.mlst(arg.as_deref()),
             Size(path) => self.size(&path),
             Mdtm(path) => self.mdtm(&path),
             Mkd(path) => self.mkd(&path),
@@ -301,13 +359,30 @@ impl Session<'_> {
             }),
             Rnfr(path) => self.rnfr(&path),
             Rnto(path) => self.rnto(&path, rename_from),
-            Abor => self.reply(ReplyCode::DATA_OPEN, "no transfer to abort"),
-            Rein | Stat(_) | Port(_) | Eprt(_) | Stou | Appe(_) | Mlsd(_) | Mlst(_) => {
-                let verb = command.verb();
+            Abor => self.abor(),
+        }
+    }
+
+    fn abor(&mut self) -> io::Result<Flow> {
+        match self.transfer.take() {
+            Some(t) if !t.is_finished() => {
+                // The transfer thread answers 426 for the transfer itself.
+                t.abort();
                 self.reply(
-                    ReplyCode::NOT_IMPLEMENTED,
-                    format!("{verb} is not implemented by this server yet"),
+                    ReplyCode::TRANSFER_COMPLETE,
+                    "ABOR ok: the transfer was aborted",
                 )
+            }
+            Some(t) => {
+                t.wait();
+                self.reply(
+                    ReplyCode::DATA_OPEN,
+                    "no transfer to abort: it had already finished",
+                )
+            }
+            None => {
+                self.plan = None;
+                self.reply(ReplyCode::DATA_OPEN, "no transfer to abort")
             }
         }
     }
@@ -316,7 +391,14 @@ impl Session<'_> {
         if matches!(self.state, State::LoggedIn { .. }) {
             return self.reply(
                 ReplyCode::BAD_SEQUENCE,
-                "already logged in; QUIT and reconnect to change user",
+                "already logged in; send REIN first to log in as someone else",
+            );
+        }
+        if is_anonymous(&name) && !self.shared.auth.anonymous {
+            self.state = State::AwaitUser;
+            return self.reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "anonymous login is disabled on this server; log in with your user name",
             );
         }
         let text = if is_anonymous(&name) {
@@ -328,7 +410,7 @@ impl Session<'_> {
         self.reply(ReplyCode::NEED_PASSWORD, text)
     }
 
-    fn pass(&mut self, _password: &str) -> io::Result<Flow> {
+    fn pass(&mut self, password: &str) -> io::Result<Flow> {
         let user = match &self.state {
             State::AwaitPass { user } => user.clone(),
             State::AwaitUser => {
@@ -338,93 +420,155 @@ impl Session<'_> {
                 return self.reply(ReplyCode::BAD_SEQUENCE, "already logged in")
             }
         };
-        if is_anonymous(&user) {
-            self.state = State::LoggedIn {
-                user: "anonymous".to_string(),
-            };
-            self.shared
-                .log
-                .event(self.peer, self.user(), format_args!("logged in"));
-            return self.reply(ReplyCode::LOGGED_IN, "logged in as anonymous");
+        match self.shared.auth.login(&user, password) {
+            Login::Anonymous => {
+                self.state = State::LoggedIn {
+                    user: "anonymous".to_string(),
+                };
+                self.shared
+                    .log
+                    .event(self.peer, self.user(), format_args!("logged in"));
+                self.reply(ReplyCode::LOGGED_IN, "logged in as anonymous")
+            }
+            Login::User(name) => {
+                self.state = State::LoggedIn { user: name.clone() };
+                self.shared
+                    .log
+                    .event(self.peer, self.user(), format_args!("logged in"));
+                self.reply(ReplyCode::LOGGED_IN, format!("logged in as {name}"))
+            }
+            Login::Refused => {
+                // Slow down password guessing (RFC 2577 §"Protecting Against Brute Force").
+                std::thread::sleep(self.shared.failed_login_delay);
+                self.state = State::AwaitUser;
+                self.failures += 1;
+                self.shared.log.event(
+                    self.peer,
+                    Some(&user),
+                    format_args!("login refused ({} of {MAX_LOGIN_FAILURES})", self.failures),
+                );
+                self.send(Reply::new(
+                    ReplyCode::NOT_LOGGED_IN,
+                    "login incorrect: wrong user name or password",
+                ))?;
+                if self.failures >= MAX_LOGIN_FAILURES {
+                    self.send(Reply::new(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        format!("{MAX_LOGIN_FAILURES} failed logins; closing the connection"),
+                    ))?;
+                    return Ok(Flow::Close);
+                }
+                Ok(Flow::Continue)
+            }
         }
-        // Slow down password guessing (RFC 2577 §"Protecting Against Brute Force").
-        std::thread::sleep(self.shared.failed_login_delay);
-        self.state = State::AwaitUser;
-        self.shared
-            .log
-            .event(self.peer, Some(&user), format_args!("login refused"));
-        self.reply(
-            ReplyCode::NOT_LOGGED_IN,
-            "login incorrect: this server only accepts anonymous logins (USER anonymous)",
-        )
     }
 
     fn feat(&mut self) -> io::Result<Flow> {
-        let reply = Reply::multi(
-            ReplyCode::SYSTEM_STATUS,
-            [
-                "Features:",
-                " EPSV",
-                " MDTM",
-                " PASV",
-                " REST STREAM",
-                " SIZE",
-                " TVFS",
-                " UTF8",
-                "End",
-            ],
-        );
-        self.send(reply)?;
+        let mlst = self.facts.feat();
+        let lines = [
+            "Features:",
+            " EPRT",
+            " EPSV",
+            " MDTM",
+            &mlst,
+            " PASV",
+            " REST STREAM",
+            " SIZE",
+            " TVFS",
+            " UTF8",
+            "End",
+        ];
+        self.send(Reply::multi(ReplyCode::SYSTEM_STATUS, lines))?;
         Ok(Flow::Continue)
     }
 
-    fn help(&mut self) -> io::Result<Flow> {
-        let reply = Reply::multi(
-            ReplyCode::HELP,
-            [
-                "The following commands are recognized:",
-                " USER PASS ACCT QUIT NOOP SYST FEAT HELP OPTS",
-                " PWD CWD CDUP MKD RMD DELE RNFR RNTO SIZE MDTM",
-                " TYPE MODE STRU ALLO PASV EPSV REST RETR STOR LIST NLST ABOR",
-                "Help OK",
-            ],
-        );
-        self.send(reply)?;
-        Ok(Flow::Continue)
+    fn help(&mut self, verb: Option<&str>) -> io::Result<Flow> {
+        match verb {
+            None => {
+                self.send(Reply::multi(ReplyCode::HELP, help::overview()))?;
+                Ok(Flow::Continue)
+            }
+            Some(verb) => match help::command(verb) {
+                Some(text) => self.reply(ReplyCode::HELP, text),
+                None => self.reply(
+                    ReplyCode::ARGUMENT_ERROR,
+                    format!("HELP: unknown command {verb:?}"),
+                ),
+            },
+        }
+    }
+
+    fn stat(&mut self, path: Option<&str>) -> io::Result<Flow> {
+        let Some(arg) = path else {
+            let user = self.user().unwrap_or("nobody").to_string();
+            let data = match &self.plan {
+                None => "none set up".to_string(),
+                Some(Plan::Passive(l)) => format!("passive, port {}", l.port()),
+                Some(Plan::Active(a)) => format!("active, to {a}"),
+            };
+            let ty = match self.transfer_type {
+                TransferType::Ascii => "ASCII",
+                TransferType::Image => "BINARY",
+            };
+            let lines = [
+                "FTP server status:".to_string(),
+                format!(" Connected from {}", self.peer),
+                format!(" Logged in as {user}"),
+                format!(" TYPE: {ty}; MODE: stream; STRU: file"),
+                format!(" Data connection: {data}"),
+                format!(
+                    " Idle timeout: {} seconds",
+                    self.shared.idle_timeout.as_secs()
+                ),
+                "End of status".to_string(),
+            ];
+            self.send(Reply::multi(ReplyCode::SYSTEM_STATUS, lines))?;
+            return Ok(Flow::Continue);
+        };
+        let (flags, path) = split_flags(Some(arg));
+        let built = self
+            .cwd
+            .join(path.unwrap_or("."))
+            .and_then(|v| Ok((listing::list(&self.shared.jail, &v, flags)?, v)));
+        match built {
+            Ok((bytes, v)) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let mut lines = vec![format!("Status of {v}:")];
+                lines.extend(text.lines().map(|l| format!(" {l}")));
+                lines.push("End of status".to_string());
+                self.send(Reply::multi(ReplyCode::FILE_STATUS, lines))?;
+                Ok(Flow::Continue)
+            }
+            Err(e) => self.fs_failure(e),
+        }
     }
 
     fn opts(&mut self, option: &str) -> io::Result<Flow> {
-        let words: Vec<String> = option
-            .split_whitespace()
-            .map(str::to_ascii_uppercase)
-            .collect();
-        match words
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice()
-        {
-            ["UTF8", "ON"] | ["UTF8"] => self.reply(ReplyCode::COMMAND_OK, "UTF-8 is always on"),
-            ["UTF8", "OFF"] => self.reply(
+        let (name, value) = option.trim().split_once(' ').unwrap_or((option.trim(), ""));
+        match (
+            name.to_ascii_uppercase().as_str(),
+            value.trim().to_ascii_uppercase().as_str(),
+        ) {
+            ("UTF8", "ON" | "") => self.reply(ReplyCode::COMMAND_OK, "UTF-8 is always on"),
+            ("UTF8", _) => self.reply(
                 ReplyCode::PARAMETER_NOT_IMPLEMENTED,
                 "UTF-8 cannot be turned off: names are UTF-8",
             ),
+            ("MLST", _) => {
+                self.facts = FactSet::parse(value);
+                let selected = self.facts.selected();
+                self.reply(ReplyCode::COMMAND_OK, format!("MLST OPTS {selected}"))
+            }
             _ => self.reply(
                 ReplyCode::ARGUMENT_ERROR,
-                format!("unknown option {option:?}"),
+                format!("unknown option {option:?}; try UTF8 ON or MLST"),
             ),
         }
     }
 
     /// Answers a file-system failure with its code and reason.
     fn fs_failure(&mut self, e: FsError) -> io::Result<Flow> {
-        let code = match &e {
-            FsError::InvalidName(_) => ReplyCode::BAD_FILE_NAME,
-            FsError::NoSpace { .. } => ReplyCode::INSUFFICIENT_STORAGE,
-            FsError::Io { .. } => ReplyCode::LOCAL_ERROR,
-            _ => ReplyCode::FILE_UNAVAILABLE,
-        };
-        self.reply(code, e.to_string())
+        self.reply(fs_failure_code(&e), e.to_string())
     }
 
     fn resolve(&self, path: &str) -> Result<VirtualPath, FsError> {
@@ -470,30 +614,18 @@ impl Session<'_> {
     fn mkd(&mut self, path: &str) -> io::Result<Flow> {
         let result = self.resolve(path).and_then(|v| {
             let (dir, name) = self.shared.jail.new_entry(&v)?;
-            std::fs::create_dir(dir.join(name)).map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => FsError::Io {
-                    path: v.clone(),
-                    source: io::Error::new(io::ErrorKind::AlreadyExists, "already exists"),
-                },
-                _ => FsError::from_io(&v, e),
-            })?;
+            std::fs::create_dir(dir.join(name)).map_err(|e| FsError::from_io(&v, e))?;
             Ok(v)
         });
         match result {
             Ok(v) => self.reply(ReplyCode::PATH_CREATED, format!("{} created", v.quoted())),
-            Err(FsError::Io { path, source }) if source.kind() == io::ErrorKind::AlreadyExists => {
-                self.reply(
-                    ReplyCode::FILE_UNAVAILABLE,
-                    format!("{path}: already exists"),
-                )
-            }
             Err(e) => self.fs_failure(e),
         }
     }
 
     /// An operation on an existing entry, answered 250 on success. The entry
-    /// itself is named by its parent's canonical path and its own name, so a
-    /// symbolic link is removed rather than followed.
+    /// is named by its parent's canonical path and its own name, so a
+    /// symbolic link is removed or renamed rather than followed.
     fn fs_op(
         &mut self,
         path: &str,
@@ -550,22 +682,63 @@ impl Session<'_> {
         }
     }
 
-    fn pasv(&mut self) -> io::Result<Flow> {
+    /// PORT/EPRT. RFC 2577 §"Protecting Against the Bounce Attack": the
+    /// server connects only to the control peer's own address and never to
+    /// a privileged port, or it could be made to attack a third host.
+    fn active(&mut self, addr: SocketAddr, verb: &str) -> io::Result<Flow> {
+        self.plan = None;
         if self.epsv_all {
             return self.reply(
                 ReplyCode::BAD_SEQUENCE,
                 "EPSV ALL was given: only EPSV may set up data connections",
             );
         }
-        let IpAddr::V4(local) = canonical_ip(self.local.ip()) else {
+        if canonical_ip(addr.ip()) != canonical_ip(self.peer.ip()) {
             return self.reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "PASV can only describe IPv4 addresses and this connection is IPv6: use EPSV",
+                ReplyCode::ARGUMENT_ERROR,
+                format!(
+                    "{verb} refused: data connections go only to your own address {}, not {}",
+                    canonical_ip(self.peer.ip()),
+                    addr.ip()
+                ),
             );
-        };
+        }
+        if addr.port() < 1024 {
+            return self.reply(
+                ReplyCode::ARGUMENT_ERROR,
+                format!(
+                    "{verb} refused: port {} is below 1024; use a port from 1024 up",
+                    addr.port()
+                ),
+            );
+        }
+        self.plan = Some(Plan::Active(addr));
+        self.reply(
+            ReplyCode::COMMAND_OK,
+            format!("{verb} ok: the data connection will go to {addr}"),
+        )
+    }
+
+    fn pasv(&mut self) -> io::Result<Flow> {
+        self.plan = None;
+        if self.epsv_all {
+            return self.reply(
+                ReplyCode::BAD_SEQUENCE,
+                "EPSV ALL was given: only EPSV may set up data connections",
+            );
+        }
+        let announced =
+            match (self.shared.pasv_address, canonical_ip(self.local.ip())) {
+                (Some(ip), _) => ip,
+                (None, IpAddr::V4(ip)) => ip,
+                (None, IpAddr::V6(_)) => return self.reply(
+                    ReplyCode::CANT_OPEN_DATA,
+                    "PASV can only describe IPv4 addresses and this connection is IPv6: use EPSV",
+                ),
+            };
         match self.open_passive() {
             Ok(port) => {
-                let hp = format_host_port(SocketAddrV4::new(local, port));
+                let hp = format_host_port(SocketAddrV4::new(announced, port));
                 self.reply(
                     ReplyCode::ENTERING_PASSIVE,
                     format!("Entering Passive Mode ({hp})."),
@@ -576,6 +749,7 @@ impl Session<'_> {
     }
 
     fn epsv(&mut self, mode: EpsvMode) -> io::Result<Flow> {
+        self.plan = None;
         let family = if canonical_ip(self.local.ip()).is_ipv4() {
             1
         } else {
@@ -603,37 +777,20 @@ impl Session<'_> {
         }
     }
 
-    /// Opens a fresh passive listener, replacing any earlier one.
+    /// Opens a fresh passive listener as the session's data plan.
     fn open_passive(&mut self) -> Result<u16, io::Result<Flow>> {
-        self.passive = None;
-        match PassiveListener::open(self.local.ip(), self.peer.ip()) {
+        match PassiveListener::open(
+            self.local.ip(),
+            self.peer.ip(),
+            self.shared.pasv_ports.as_ref(),
+        ) {
             Ok(listener) => {
                 let port = listener.port();
-                self.passive = Some(listener);
+                self.plan = Some(Plan::Passive(listener));
                 Ok(port)
             }
             Err(e) => Err(self.reply(ReplyCode::CANT_OPEN_DATA, e.to_string())),
         }
-    }
-
-    /// Sends 150 and waits for the data connection set up by PASV/EPSV.
-    fn data_connection(
-        &mut self,
-        listener: Option<PassiveListener>,
-        opening: String,
-    ) -> Result<TcpStream, io::Result<Flow>> {
-        let Some(listener) = listener else {
-            return Err(self.reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "no data connection: send PASV or EPSV first",
-            ));
-        };
-        if let Err(e) = self.send(Reply::new(ReplyCode::FILE_STATUS_OK, opening)) {
-            return Err(Err(e));
-        }
-        listener
-            .accept(self.shared.data_timeout)
-            .map_err(|e| self.reply(ReplyCode::CANT_OPEN_DATA, e.to_string()))
     }
 
     fn mode_name(&self) -> &'static str {
@@ -643,67 +800,52 @@ impl Session<'_> {
         }
     }
 
-    /// Closes the data connection, then answers 226 or the failure: the
-    /// client must see the end of the data before the final reply.
-    #[allow(clippy::too_many_arguments)]
-    fn finish_transfer(
+    /// Sends 150 and hands the transfer to its thread, which makes the
+    /// data connection and sends the final reply.
+    fn start_transfer(
         &mut self,
-        data: TcpStream,
-        result: io::Result<u64>,
+        plan: Option<Plan>,
+        job: Job,
+        path: VirtualPath,
         direction: Direction,
-        path: &VirtualPath,
-        started: Instant,
-        on_failure: ReplyCode,
+        opening: String,
+        note: Option<String>,
     ) -> io::Result<Flow> {
-        let closed = data.shutdown(Shutdown::Write);
-        drop(data);
-        let result = result.and_then(|n| closed.map(|_| n));
-        let elapsed = started.elapsed();
-        let user = self.user().map(str::to_string);
-        match result {
-            Ok(bytes) => {
-                self.shared.log.transfer(
-                    self.peer,
-                    user.as_deref(),
-                    direction,
-                    path.as_str(),
-                    bytes,
-                    elapsed,
-                    "ok",
-                );
-                self.reply(
-                    ReplyCode::TRANSFER_COMPLETE,
-                    format!(
-                        "transfer complete: {bytes} bytes in {:.3} s",
-                        elapsed.as_secs_f64()
-                    ),
-                )
+        let Some(plan) = plan else {
+            return self.reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "no data connection: send PASV or EPSV (or PORT/EPRT) first",
+            );
+        };
+        let control = self.writer.try_clone()?;
+        self.send(Reply::new(ReplyCode::FILE_STATUS_OK, opening))?;
+        let request = Request {
+            plan,
+            job,
+            transfer_type: self.transfer_type,
+            path,
+            direction,
+            control,
+            local: self.local.ip(),
+            peer: self.peer,
+            user: self.user().map(str::to_string),
+            note,
+            shared: Arc::clone(&self.shared),
+        };
+        match transfer::start(request) {
+            Ok(running) => {
+                self.transfer = Some(running);
+                Ok(Flow::Continue)
             }
-            Err(e) => {
-                let why = transfer_error_text(&e);
-                self.shared.log.transfer(
-                    self.peer,
-                    user.as_deref(),
-                    direction,
-                    path.as_str(),
-                    0,
-                    elapsed,
-                    &why,
-                );
-                let code = match e.kind() {
-                    io::ErrorKind::StorageFull => ReplyCode::INSUFFICIENT_STORAGE,
-                    io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
-                        ReplyCode::EXCEEDED_STORAGE
-                    }
-                    _ => on_failure,
-                };
-                self.reply(code, format!("transfer of {path} failed: {why}"))
-            }
+            Err(e) => self.reply(
+                ReplyCode::LOCAL_ERROR,
+                format!("cannot start the transfer: {e}"),
+            ),
         }
     }
 
     fn retr(&mut self, path: &str, rest: u64) -> io::Result<Flow> {
-        let listener = self.passive.take();
+        let plan = self.plan.take();
         let opened = self.resolve(path).and_then(|v| {
             let (file, size) = self.shared.jail.open_file(&v)?;
             Ok((v, file, size))
@@ -713,10 +855,11 @@ impl Session<'_> {
             Err(e) => return self.fs_failure(e),
         };
         if rest > size {
-            return self.reply(
-                ReplyCode::FILE_UNAVAILABLE,
-                format!("cannot restart at byte {rest}: {v} has only {size} bytes"),
-            );
+            return self.fs_failure(FsError::BadOffset {
+                path: v,
+                offset: rest,
+                size,
+            });
         }
         if let Err(e) = file.seek(SeekFrom::Start(rest)) {
             return self.fs_failure(FsError::from_io(&v, e));
@@ -726,65 +869,62 @@ impl Session<'_> {
             self.mode_name(),
             size - rest
         );
-        let mut data = match self.data_connection(listener, opening) {
-            Ok(d) => d,
-            Err(flow) => return flow,
-        };
-        let started = Instant::now();
-        let result = send_file(&mut file, &mut data, self.transfer_type);
-        self.finish_transfer(
-            data,
-            result,
-            Direction::Download,
-            &v,
-            started,
-            ReplyCode::TRANSFER_ABORTED,
-        )
+        self.start_transfer(plan, Job::Send(file), v, Direction::Download, opening, None)
     }
 
-    fn stor(&mut self, path: &str) -> io::Result<Flow> {
-        let listener = self.passive.take();
-        let begun = self.resolve(path).and_then(|v| {
-            let upload = self.shared.jail.begin_upload(&v)?;
-            Ok((v, upload))
-        });
-        let (v, mut upload) = match begun {
-            Ok(x) => x,
+    fn store(&mut self, path: &str, keep: Keep, no_clobber: bool) -> io::Result<Flow> {
+        let plan = self.plan.take();
+        let begun = self
+            .resolve(path)
+            .and_then(|v| self.shared.jail.begin_upload(&v, keep, no_clobber));
+        let upload = match begun {
+            Ok(u) => u,
             Err(e) => return self.fs_failure(e),
         };
-        let opening = format!("opening {} mode data connection for {v}", self.mode_name());
-        let mut data = match self.data_connection(listener, opening) {
-            Ok(d) => d,
-            Err(flow) => return flow,
+        let v = upload.path().clone();
+        let (opening, note) = if no_clobber {
+            // RFC 1123 §4.1.2.9: the 150 reply to STOU names the file.
+            let name = v.file_name().unwrap_or_default().to_string();
+            (format!("FILE: {name}"), Some(format!("stored as {name}")))
+        } else {
+            (
+                format!("opening {} mode data connection for {v}", self.mode_name()),
+                None,
+            )
         };
-        let started = Instant::now();
-        let mut result = receive_file(&mut data, upload.file(), self.transfer_type);
-        if result.is_ok() {
-            // Only a complete upload replaces the target; `upload` removes
-            // its temporary file when dropped uncommitted.
-            if let Err(e) = upload.commit() {
-                result = Err(io::Error::other(e.to_string()));
-            }
-        }
-        self.finish_transfer(
-            data,
-            result,
+        self.start_transfer(
+            plan,
+            Job::Receive(upload),
+            v,
             Direction::Upload,
-            &v,
-            started,
-            ReplyCode::TRANSFER_ABORTED,
+            opening,
+            note,
         )
     }
 
-    fn listing(&mut self, arg: Option<&str>, direction: Direction, long: bool) -> io::Result<Flow> {
-        let listener = self.passive.take();
-        let (flags, path) = split_flags(arg);
+    fn stou(&mut self) -> io::Result<Flow> {
+        match self.shared.jail.unique_name(&self.cwd) {
+            Ok(v) => self.store(v.as_str(), Keep::Nothing, true),
+            Err(e) => {
+                self.plan = None;
+                self.fs_failure(e)
+            }
+        }
+    }
+
+    fn listing(&mut self, arg: Option<&str>, kind: Listing) -> io::Result<Flow> {
+        let plan = self.plan.take();
+        let (flags, path) = match kind {
+            Listing::Machine => (Default::default(), arg),
+            _ => split_flags(arg),
+        };
+        let writable = !self.shared.read_only;
         let built = self.resolve(path.unwrap_or(".")).and_then(|v| {
             let jail = &self.shared.jail;
-            let bytes = if long {
-                listing::list(jail, &v, flags)?
-            } else {
-                listing::name_list(jail, &v, flags)?
+            let bytes = match kind {
+                Listing::Long => listing::list(jail, &v, flags)?,
+                Listing::Names => listing::name_list(jail, &v, flags)?,
+                Listing::Machine => mlsx::mlsd(jail, &v, self.facts, writable)?,
             };
             Ok((v, bytes))
         });
@@ -793,107 +933,59 @@ impl Session<'_> {
             Err(e) => return self.fs_failure(e),
         };
         let opening = format!("here comes the listing of {v}");
-        let mut data = match self.data_connection(listener, opening) {
-            Ok(d) => d,
-            Err(flow) => return flow,
-        };
-        let started = Instant::now();
-        let result = data.write_all(&bytes).map(|_| bytes.len() as u64);
-        self.finish_transfer(
-            data,
-            result,
-            direction,
-            &v,
-            started,
-            ReplyCode::TRANSFER_ABORTED,
+        self.start_transfer(
+            plan,
+            Job::Listing(bytes),
+            v,
+            Direction::Listing,
+            opening,
+            None,
         )
     }
-}
 
-fn is_anonymous(user: &str) -> bool {
-    user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
-}
-
-/// Words for a failed transfer that a user can act on.
-fn transfer_error_text(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            "the data connection stalled and timed out".to_string()
-        }
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::ConnectionAborted => {
-            "the data connection was closed by the client before the end".to_string()
-        }
-        io::ErrorKind::StorageFull => {
-            "no space left on the server's disk; nothing was kept".to_string()
-        }
-        io::ErrorKind::QuotaExceeded => "the disk quota is exceeded; nothing was kept".to_string(),
-        _ => e.to_string(),
-    }
-}
-
-/// File to socket. In TYPE I this is `std::io::copy`, which Linux turns into
-/// `sendfile(2)`: no copy through user space. TYPE A converts LF to CRLF.
-fn send_file(file: &mut std::fs::File, data: &mut TcpStream, ty: TransferType) -> io::Result<u64> {
-    match ty {
-        TransferType::Image => io::copy(file, data),
-        TransferType::Ascii => {
-            let mut buf = vec![0; 64 * 1024];
-            let mut out = Vec::with_capacity(128 * 1024);
-            let mut to = ToNetwork::default();
-            let mut sent = 0;
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => return Ok(sent),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                out.clear();
-                to.convert(&buf[..n], &mut out);
-                data.write_all(&out)?;
-                sent += out.len() as u64;
+    fn mlst(&mut self, arg: Option<&str>) -> io::Result<Flow> {
+        let writable = !self.shared.read_only;
+        let entry = self
+            .resolve(arg.unwrap_or("."))
+            .and_then(|v| mlsx::mlst(&self.shared.jail, &v, self.facts, writable).map(|e| (v, e)));
+        match entry {
+            Ok((v, entry)) => {
+                let lines = [
+                    format!("Listing {v}"),
+                    format!(" {entry}"),
+                    "End".to_string(),
+                ];
+                self.send(Reply::multi(ReplyCode::FILE_ACTION_OK, lines))?;
+                Ok(Flow::Continue)
             }
+            Err(e) => self.fs_failure(e),
         }
     }
 }
 
-/// Socket to file. In TYPE I, `std::io::copy` into a large `BufWriter`
-/// reads straight into the writer's buffer (few, large syscalls). TCP flow
-/// control does the rest: when we write to disk slowly, our receive window
-/// fills and the sender waits; nothing overflows (design question 8).
-fn receive_file(
-    data: &mut TcpStream,
-    file: &mut std::fs::File,
-    ty: TransferType,
-) -> io::Result<u64> {
-    let mut sink = BufWriter::with_capacity(TRANSFER_BUFFER, file);
-    let received = match ty {
-        TransferType::Image => io::copy(data, &mut sink)?,
-        TransferType::Ascii => {
-            let mut buf = vec![0; 64 * 1024];
-            let mut out = Vec::with_capacity(64 * 1024);
-            let mut from = FromNetwork::default();
-            let mut received = 0;
-            loop {
-                let n = match data.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                out.clear();
-                from.convert(&buf[..n], &mut out);
-                sink.write_all(&out)?;
-                received += n as u64;
-            }
-            out.clear();
-            from.finish(&mut out);
-            sink.write_all(&out)?;
-            received
-        }
-    };
-    sink.flush()?;
-    Ok(received)
+/// Which listing a data transfer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// LIST: `ls -l` lines.
+    Long,
+    /// NLST: names.
+    Names,
+    /// MLSD: RFC 3659 facts.
+    Machine,
+}
+
+/// The one place where file-system failures become reply codes.
+fn fs_failure_code(e: &FsError) -> ReplyCode {
+    match e {
+        FsError::InvalidName(_) => ReplyCode::BAD_FILE_NAME,
+        FsError::NoSpace { .. } => ReplyCode::INSUFFICIENT_STORAGE,
+        FsError::BadOffset { .. } => ReplyCode::FILE_UNAVAILABLE,
+        FsError::Io { .. } => ReplyCode::LOCAL_ERROR,
+        FsError::NotFound(_)
+        | FsError::PermissionDenied(_)
+        | FsError::NotADirectory(_)
+        | FsError::IsADirectory(_)
+        | FsError::NotAFile(_)
+        | FsError::AlreadyExists(_) => ReplyCode::FILE_UNAVAILABLE,
+    }
 }
