@@ -46,13 +46,12 @@ impl<R: Read> LineReader<R> {
                 }
             }
             self.start = 0;
-            self.end = match self.inner.read(&mut self.buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            self.end = 0;
+            match self.inner.read(&mut self.buf) {
+                Ok(0) => return Ok(None),
+                Ok(n) => self.end = n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
-            };
-            if self.end == 0 && !self.buf.is_empty() {
-                return Ok(None);
             }
         }
     }

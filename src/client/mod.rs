@@ -255,6 +255,13 @@ impl Client {
                 })?;
                 return Ok(SocketAddr::new(self.peer.ip(), port));
             }
+            if reply.code().as_u16() < 500 {
+                // 4xx: a passing failure (no free port), not a missing feature.
+                return Err(ClientError::Refused {
+                    command: "EPSV".into(),
+                    reply,
+                });
+            }
             // 500/502 and friends: an older server; remember and use PASV.
             self.epsv_refused = true;
         }

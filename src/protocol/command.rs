@@ -185,8 +185,11 @@ fn epsv_mode(arg: Option<&str>) -> Result<EpsvMode, CommandError> {
     match arg.map(str::trim) {
         None | Some("") => Ok(EpsvMode::Any),
         Some(a) if a.eq_ignore_ascii_case("ALL") => Ok(EpsvMode::All),
-        Some("1") => Ok(EpsvMode::Family(1)),
-        Some("2") => Ok(EpsvMode::Family(2)),
+        // Any protocol number parses; the session answers 522 for those it
+        // cannot use (RFC 2428 §3).
+        Some(a) if a.bytes().all(|c| c.is_ascii_digit()) && a.parse::<u8>().is_ok() => {
+            Ok(EpsvMode::Family(a.parse().expect("checked")))
+        }
         Some(a) if a.chars().all(|c| c.is_ascii_digit()) => {
             Err(CommandError::UnsupportedParameter {
                 verb: "EPSV",
@@ -510,7 +513,7 @@ mod tests {
             prop_oneof![
                 Just(EpsvMode::Any),
                 Just(EpsvMode::All),
-                (1u8..=2).prop_map(EpsvMode::Family)
+                any::<u8>().prop_map(EpsvMode::Family)
             ]
             .prop_map(Epsv),
             any::<u64>().prop_map(Rest),

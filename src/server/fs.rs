@@ -103,6 +103,8 @@ pub enum FsError {
     NoSpace { path: VirtualPath },
     #[error("{0}: already exists")]
     AlreadyExists(VirtualPath),
+    #[error("{0}: directory not empty")]
+    NotEmpty(VirtualPath),
     #[error("cannot restart {path} at byte {offset}: it has only {size} bytes")]
     BadOffset {
         path: VirtualPath,
@@ -127,6 +129,8 @@ impl FsError {
             io::ErrorKind::NotADirectory => FsError::NotADirectory(path),
             io::ErrorKind::IsADirectory => FsError::IsADirectory(path),
             io::ErrorKind::AlreadyExists => FsError::AlreadyExists(path),
+            io::ErrorKind::DirectoryNotEmpty => FsError::NotEmpty(path),
+            io::ErrorKind::InvalidFilename => FsError::InvalidName("the name is too long"),
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => FsError::NoSpace { path },
             _ => FsError::Io { path, source },
         }
@@ -215,6 +219,11 @@ impl Jail {
                 "the root directory cannot be replaced",
             ))?
             .to_string();
+        if name.starts_with(TEMP_PREFIX) {
+            return Err(FsError::InvalidName(
+                "names starting with .ftp-upload. are reserved for uploads in progress",
+            ));
+        }
         let parent = v.join("..")?;
         let dir = self.directory(&parent)?;
         Ok((dir, name))
@@ -223,6 +232,14 @@ impl Jail {
     /// Opens an existing regular file for reading.
     pub fn open_file(&self, v: &VirtualPath) -> Result<(File, u64), FsError> {
         let real = self.existing(v)?;
+        // Check the type before opening: opening a FIFO would block.
+        let meta = fs::metadata(&real).map_err(|e| FsError::from_io(v, e))?;
+        if meta.is_dir() {
+            return Err(FsError::IsADirectory(v.clone()));
+        }
+        if !meta.is_file() {
+            return Err(FsError::NotAFile(v.clone()));
+        }
         let file = File::open(&real).map_err(|e| FsError::from_io(v, e))?;
         let meta = file.metadata().map_err(|e| FsError::from_io(v, e))?;
         if meta.is_dir() {

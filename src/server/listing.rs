@@ -70,6 +70,11 @@ pub(super) fn entries(
             continue;
         }
         let name = os_name.to_string_lossy().into_owned();
+        // A line end inside a name would break the listing's lines; RFC 3659
+        // §2.2 allows omitting such names.
+        if name.contains(['\r', '\n']) {
+            continue;
+        }
         if name.starts_with('.') && !flags.all {
             continue;
         }

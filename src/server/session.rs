@@ -145,6 +145,9 @@ impl Session {
     fn serve(&mut self) -> io::Result<()> {
         self.writer
             .set_read_timeout(Some(self.shared.idle_timeout))?;
+        // A client that never reads its replies must not pin this thread.
+        self.writer
+            .set_write_timeout(Some(self.shared.idle_timeout))?;
         let greeting = if self.shared.auth.anonymous {
             "FTP server ready; log in as anonymous"
         } else {
@@ -254,8 +257,15 @@ impl Session {
 
     fn command(&mut self, command: Command) -> io::Result<Flow> {
         use Command::*;
-        // REST applies to the next command only; RNFR to the next if it is RNTO.
-        let rest = std::mem::take(&mut self.rest);
+        // REST holds until a transfer command uses or discards it (clients
+        // may send it before PASV or TYPE); RNFR applies to the next command
+        // only, if that is RNTO.
+        let rest = match command {
+            Retr(_) | Stor(_) | Appe(_) | Stou | List(_) | Nlst(_) | Mlsd(_) | Rein => {
+                std::mem::take(&mut self.rest)
+            }
+            _ => 0,
+        };
         let rename_from = self.rename_from.take();
 
         let logged_in = matches!(self.state, State::LoggedIn { .. });
@@ -351,7 +361,7 @@ impl Session {
             Mkd(path) => self.mkd(&path),
             Rmd(path) => self.fs_op(&path, "directory removed", |real| std::fs::remove_dir(real)),
             Dele(path) => self.fs_op(&path, "file deleted", |real| {
-                if real.is_dir() {
+                if real.symlink_metadata()?.is_dir() {
                     Err(io::Error::from(io::ErrorKind::IsADirectory))
                 } else {
                     std::fs::remove_file(real)
@@ -986,6 +996,7 @@ fn fs_failure_code(e: &FsError) -> ReplyCode {
         | FsError::NotADirectory(_)
         | FsError::IsADirectory(_)
         | FsError::NotAFile(_)
-        | FsError::AlreadyExists(_) => ReplyCode::FILE_UNAVAILABLE,
+        | FsError::AlreadyExists(_)
+        | FsError::NotEmpty(_) => ReplyCode::FILE_UNAVAILABLE,
     }
 }

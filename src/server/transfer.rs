@@ -215,7 +215,7 @@ fn run(request: Request, abort: &Abort) {
                 Ok(n) if !abort.requested() => upload
                     .commit()
                     .map(|_| n)
-                    .map_err(|e| io::Error::other(e.to_string())),
+                    .map_err(|e| io::Error::other(CommitFailed(e))),
                 Ok(n) => Ok(n),
                 Err(e) => Err(e),
             }
@@ -283,6 +283,10 @@ fn run(request: Request, abort: &Abort) {
                 io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
                     ReplyCode::EXCEEDED_STORAGE
                 }
+                // The data arrived, but the file could not be put in place.
+                _ if e.get_ref().is_some_and(|inner| inner.is::<CommitFailed>()) => {
+                    ReplyCode::LOCAL_ERROR
+                }
                 _ => ReplyCode::TRANSFER_ABORTED,
             };
             reply(
@@ -293,6 +297,11 @@ fn run(request: Request, abort: &Abort) {
         }
     }
 }
+
+/// An upload that arrived whole but could not replace its target.
+#[derive(Debug, thiserror::Error)]
+#[error("the upload could not be put in place: {0}")]
+struct CommitFailed(super::fs::FsError);
 
 /// Words for a failed transfer that a user can act on.
 fn error_text(e: &io::Error) -> String {
