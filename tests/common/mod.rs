@@ -1,0 +1,553 @@
+//! Shared harness of the integration tests: the real `serv` binary on a free
+//! port of 127.0.0.1 over a temporary root, the real `cli` binary in batch
+//! mode, a raw control connection for typing commands byte by byte, external
+//! programs (python3, curl) run with a deadline, and deterministic file
+//! contents so that no large fixture is committed.
+//!
+//! Every wait here has a deadline: a hung server fails a test, it never
+//! hangs the suite.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long the server may take to print its `listening on` line.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a single reply or data read may take.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an external process (cli, python3, curl) may run.
+pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running `serv` over a temporary root; killed and reaped on drop.
+pub struct Server {
+    child: Child,
+    port: u16,
+    /// `<tmp>/root`, served as `/`; `<tmp>` itself is outside the jail.
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Server {
+    /// `serv --root <tempdir>/root --bind 127.0.0.1 0`.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Like [`Server::start`] with extra options (`-v`, `--idle-timeout 5`)
+    /// placed before the port.
+    pub fn start_with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("creating the server's directory");
+        let root = dir.path().join("root");
+        fs::create_dir(&root).expect("creating the server root");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_serv"));
+        cmd.arg("--root")
+            .arg(&root)
+            .args(["--bind", "127.0.0.1"])
+            .args(args)
+            .arg("0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("starting serv");
+
+        // The log is drained on a thread so that a full pipe never blocks
+        // the server; tests can read it with `log()`.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr = child.stderr.take().expect("serv stderr");
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match stderr.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+
+        // First stdout line, read on a thread so that it can time out; the
+        // thread then keeps draining stdout until the server exits.
+        let stdout = child.stdout.take().expect("serv stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let first = reader.read_line(&mut line).map(|_| line);
+            let _ = tx.send(first);
+            let _ = io::copy(&mut reader, &mut io::sink());
+        });
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                let _ = child.kill();
+                panic!("reading serv's first stdout line: {e}");
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serv printed no `listening on` line within {STARTUP_TIMEOUT:?}; log:\n{}",
+                    String::from_utf8_lossy(&log.lock().unwrap())
+                );
+            }
+        };
+        let addr: SocketAddr = match line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+        {
+            Some(addr) => addr,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serv's first stdout line is not `listening on ADDR:PORT`: {line:?}; log:\n{}",
+                    String::from_utf8_lossy(&log.lock().unwrap())
+                );
+            }
+        };
+        assert_eq!(
+            addr.ip().to_string(),
+            "127.0.0.1",
+            "serv listens where --bind said"
+        );
+        assert_ne!(addr.port(), 0, "serv reports the real port, not 0");
+        Server {
+            child,
+            port: addr.port(),
+            dir,
+            root,
+            log,
+        }
+    }
+
+    /// The control port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The served directory (`/` for clients).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory that holds the root: outside the jail, a place for
+    /// files that no client may reach.
+    pub fn outside(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the server wrote on stderr so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+    }
+
+    /// A control connection to this server (greeting not yet read).
+    pub fn connect(&self) -> Control {
+        Control::connect(self.port)
+    }
+
+    /// A control connection logged in as anonymous.
+    pub fn login(&self) -> Control {
+        let mut c = self.connect();
+        c.expect_greeting();
+        c.login();
+        c
+    }
+
+    /// True while the server process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a finished process left behind.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The exit code; panics if the process was killed by a signal.
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {self}"))
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` with `stdin` as its input and a deadline; the process is
+/// killed (and the test fails) if it outlives the deadline.
+pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        // The program may exit without reading everything (batch mode stops
+        // at the first failure): a broken pipe here is no error.
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().expect("waiting for a child") {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = err_reader.join().unwrap_or_default();
+                panic!(
+                    "{cmd:?} did not finish within {timeout:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+    }
+}
+
+/// Runs `cli [args] 127.0.0.1 PORT` in batch mode (stdin is a pipe) in
+/// `cwd`, with `commands` as its input.
+pub fn run_cli(port: u16, cwd: &Path, commands: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cli"));
+    cmd.current_dir(cwd)
+        .env_remove("FTP_PASSWORD")
+        .args(["--timeout", "20"])
+        .args(args)
+        .arg("127.0.0.1")
+        .arg(port.to_string());
+    run_with_timeout(cmd, commands.as_bytes(), PROCESS_TIMEOUT)
+}
+
+/// Runs `python3 -c script args...`.
+pub fn run_python(script: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    run_with_timeout(cmd, b"", PROCESS_TIMEOUT)
+}
+
+/// Runs `curl args...` in `cwd`, never reading a user's ~/.curlrc.
+pub fn run_curl(cwd: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(cwd)
+        .arg("-q")
+        .args(["--max-time", "60"])
+        .args(args);
+    run_with_timeout(cmd, b"", PROCESS_TIMEOUT)
+}
+
+/// One reply as read from the wire: its code and every line (without CRLF).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// All lines joined with `\n`.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+/// A raw control connection: what a person typing into nc would see.
+pub struct Control {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    port: u16,
+}
+
+impl Control {
+    /// Connects to 127.0.0.1:port with read and write deadlines.
+    pub fn connect(port: u16) -> Control {
+        let stream = connect_with_timeout(port);
+        let writer = stream.try_clone().unwrap();
+        Control {
+            reader: BufReader::new(stream),
+            writer,
+            port,
+        }
+    }
+
+    /// The server's control port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Reads one whole reply: `ddd text`, or `ddd-` lines up to `ddd `.
+    pub fn read_reply(&mut self) -> Reply {
+        let first = self
+            .read_line()
+            .expect("the server closed the control connection");
+        let code = parse_code(&first).unwrap_or_else(|| panic!("not a reply line: {first:?}"));
+        let mut lines = vec![first.clone()];
+        if first.as_bytes()[3] == b'-' {
+            let end = format!("{code} ");
+            loop {
+                let line = self
+                    .read_line()
+                    .expect("the server closed the control connection inside a multi-line reply");
+                let done = line.starts_with(&end) || line == code.to_string();
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+        }
+        Reply { code, lines }
+    }
+
+    /// One line without its line end; `None` at the end of the stream.
+    pub fn read_line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut buf)
+            .unwrap_or_else(|e| panic!("reading a reply line: {e}"));
+        if n == 0 {
+            return None;
+        }
+        assert!(
+            buf.ends_with(b"\r\n"),
+            "reply lines end with CRLF: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.truncate(buf.len() - 2);
+        Some(String::from_utf8(buf).expect("replies are UTF-8"))
+    }
+
+    /// Reads the 220 greeting.
+    pub fn expect_greeting(&mut self) -> Reply {
+        let r = self.read_reply();
+        assert_eq!(r.code, 220, "greeting: {r:?}");
+        r
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("sending {:?}: {e}", String::from_utf8_lossy(bytes)));
+    }
+
+    /// Sends `line` followed by `ending` (`"\r\n"`, `"\n"`).
+    pub fn send_line(&mut self, line: &str, ending: &str) {
+        self.send_raw(format!("{line}{ending}").as_bytes());
+    }
+
+    /// Sends `line` with CRLF and reads its reply.
+    pub fn cmd(&mut self, line: &str) -> Reply {
+        self.send_line(line, "\r\n");
+        self.read_reply()
+    }
+
+    /// Sends `line` with CRLF and asserts the reply code.
+    pub fn expect(&mut self, line: &str, code: u16) -> Reply {
+        let r = self.cmd(line);
+        assert_eq!(r.code, code, "reply to {line:?}: {r:?}");
+        r
+    }
+
+    /// USER anonymous / PASS.
+    pub fn login(&mut self) {
+        self.expect("USER anonymous", 331);
+        self.expect("PASS guest@example.org", 230);
+    }
+
+    /// PASV; returns the announced port (the host must be 127.0.0.1).
+    pub fn pasv(&mut self) -> u16 {
+        let r = self.expect("PASV", 227);
+        let (host, port) =
+            parse_227(&r.text()).unwrap_or_else(|| panic!("unreadable PASV reply {r:?}"));
+        assert_eq!(host, "127.0.0.1", "PASV announces the control address");
+        port
+    }
+
+    /// EPSV; returns the announced port.
+    pub fn epsv(&mut self) -> u16 {
+        let r = self.expect("EPSV", 229);
+        parse_229(&r.text()).unwrap_or_else(|| panic!("unreadable EPSV reply {r:?}"))
+    }
+
+    /// Asserts that the server closes the connection (EOF without more replies).
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => assert!(
+                rest.is_empty(),
+                "bytes after the end: {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+            // A reset is a close too, if an unfriendly one.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("the server did not close the control connection: {e}"),
+        }
+    }
+
+    /// Closes our side.
+    pub fn shutdown(&mut self) {
+        let _ = self.writer.shutdown(Shutdown::Both);
+    }
+}
+
+/// A TCP connection to 127.0.0.1:port with deadlines on every read and write.
+pub fn connect_with_timeout(port: u16) -> TcpStream {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Reads a data connection to its end.
+pub fn read_all(mut data: TcpStream) -> Vec<u8> {
+    let mut v = Vec::new();
+    data.read_to_end(&mut v)
+        .unwrap_or_else(|e| panic!("reading the data connection: {e}"));
+    v
+}
+
+fn parse_code(line: &str) -> Option<u16> {
+    let b = line.as_bytes();
+    if b.len() < 4 || !b[..3].iter().all(u8::is_ascii_digit) || !(b[3] == b' ' || b[3] == b'-') {
+        // A bare "ddd" line is a reply too.
+        if b.len() == 3 && b.iter().all(u8::is_ascii_digit) {
+            return line.parse().ok();
+        }
+        return None;
+    }
+    line[..3].parse().ok()
+}
+
+/// `(h1,h2,h3,h4,p1,p2)` in a 227 reply: the host and port.
+pub fn parse_227(text: &str) -> Option<(String, u16)> {
+    let start = text.find('(')? + 1;
+    let end = start + text[start..].find(')')?;
+    let n: Vec<u16> = text[start..end]
+        .split(',')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    if n.len() != 6 || n.iter().any(|&x| x > 255) {
+        return None;
+    }
+    Some((
+        format!("{}.{}.{}.{}", n[0], n[1], n[2], n[3]),
+        n[4] * 256 + n[5],
+    ))
+}
+
+/// `(|||port|)` in a 229 reply.
+pub fn parse_229(text: &str) -> Option<u16> {
+    let start = text.find("(|||")? + 4;
+    let end = start + text[start..].find("|)")?;
+    text[start..end].parse().ok()
+}
+
+/// `len` bytes of deterministic pseudo-random content (xorshift64*), different
+/// for each `seed`.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `len` pseudo-random bytes to `path` and returns them.
+pub fn write_random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    let bytes = pseudo_random(len, seed);
+    fs::write(path, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    bytes
+}
+
+/// Asserts two byte strings are equal without printing megabytes: reports
+/// the lengths and the first differing offset.
+#[track_caller]
+pub fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
+    if actual == expected {
+        return;
+    }
+    let first_diff = actual
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(actual.len().min(expected.len()));
+    panic!(
+        "{what}: contents differ: {} bytes, expected {} bytes, first difference at offset {first_diff}",
+        actual.len(),
+        expected.len()
+    );
+}
+
+/// Asserts the file at `path` holds exactly `expected`.
+#[track_caller]
+pub fn assert_file_is(path: &Path, expected: &[u8]) {
+    let actual = fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    assert_same_bytes(&actual, expected, &path.display().to_string());
+}
+
+/// The names in a directory, sorted (hidden ones included).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
