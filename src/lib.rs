@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod control;
+pub mod data;
 pub mod limits;
 pub mod protocol;
 pub mod server;

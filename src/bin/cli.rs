@@ -1,23 +1,28 @@
-//! `cli [OPTIONS] <HOST> [PORT]`: an FTP client with an `ftp>` prompt.
+//! `cli [OPTIONS] [HOST] [PORT]`: an FTP client with an `ftp>` prompt.
 //!
 //! Exit status: 0 when every command succeeded, 1 when a command (or the
 //! connection or login) failed, 2 for a wrong command line.
 
-use std::io::{self, IsTerminal};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use ftp::client::shell::Shell;
+use ftp::client::shell::{split_commands, Settings, Shell};
 use ftp::client::Client;
 
-/// Connect to an FTP server and run get, put, ls and quit, typed at the
-/// ftp> prompt or read from standard input (batch mode: stops at the first
-/// failing command and exits 1; a command written as -COMMAND may fail).
+/// An FTP client: get, put, ls and the rest at the ftp> prompt, or in
+/// batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at the
+/// first failing command and exits 1; a command written as -COMMAND may
+/// fail without stopping the batch). Type `help` at the prompt for commands.
 #[derive(Debug, Parser)]
 #[command(name = "cli", version)]
 struct Args {
-    /// Server name (resolved by DNS) or address.
-    host: String,
+    /// Server name (resolved by DNS) or address; without it, use `open`.
+    host: Option<String>,
 
     /// Server control port.
     #[arg(default_value_t = 21)]
@@ -31,7 +36,24 @@ struct Args {
     #[arg(long, env = "FTP_PASSWORD", hide_env_values = true)]
     password: Option<String>,
 
-    /// Seconds to wait for a connection or a reply.
+    /// Run the commands in FILE (batch mode).
+    #[arg(
+        short = 'b',
+        long = "batch",
+        value_name = "FILE",
+        conflicts_with = "commands"
+    )]
+    batch: Option<PathBuf>,
+
+    /// Run these commands, separated by `;` (batch mode).
+    #[arg(short = 'c', long = "commands", value_name = "COMMANDS")]
+    commands: Option<String>,
+
+    /// Active data connections (EPRT/PORT) instead of passive (EPSV/PASV).
+    #[arg(long)]
+    active: bool,
+
+    /// Seconds to wait for a connection, a reply or data.
     #[arg(long, default_value_t = ftp::limits::DEFAULT_CLIENT_TIMEOUT.as_secs(), value_name = "SECS")]
     timeout: u64,
 
@@ -45,54 +67,83 @@ fn main() {
     std::process::exit(run(args));
 }
 
+/// Ctrl-C sets the flag (the running transfer is aborted); a second Ctrl-C
+/// while it is still set exits.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    use signal_hook::consts::SIGINT;
+    let flag = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&flag));
+    let _ = signal_hook::flag::register(SIGINT, Arc::clone(&flag));
+    flag
+}
+
 fn run(args: Args) -> i32 {
-    let interactive = io::stdin().is_terminal();
+    let batch = args.batch.is_some() || args.commands.is_some() || !io::stdin().is_terminal();
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut client = match Client::connect(&args.host, args.port, timeout) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let interrupt = interrupt_flag();
+    let user = args.user.clone().unwrap_or_else(|| "anonymous".to_string());
+    let password = match (&args.user, args.password) {
+        (None, p) => p.unwrap_or_else(|| "anonymous@".into()),
+        (Some(_), Some(p)) => p,
+        (Some(u), None) if io::stdin().is_terminal() => {
+            match rpassword::prompt_password(format!("Password for {u}: ")) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: reading the password: {e}");
+                    return 1;
+                }
+            }
+        }
+        (Some(u), None) => {
+            eprintln!("error: no password for {u}: give --password or set FTP_PASSWORD");
             return 1;
         }
     };
-    client.verbose = args.verbose;
-    if interactive {
-        eprintln!("Connected to {}: {}", client.peer(), client.greeting.text());
-    }
-    let (user, password) = match args.user {
-        None => (
-            "anonymous".to_string(),
-            args.password.unwrap_or_else(|| "anonymous@".into()),
-        ),
-        Some(user) => {
-            let password = match args.password {
-                Some(p) => p,
-                None if interactive => {
-                    match rpassword::prompt_password(format!("Password for {user}: ")) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            eprintln!("error: reading the password: {e}");
-                            return 1;
-                        }
-                    }
-                }
-                None => {
-                    eprintln!("error: no password for {user}: give --password or set FTP_PASSWORD");
+    let settings = Settings {
+        user,
+        password,
+        timeout,
+        verbose: args.verbose,
+        ascii: false,
+        passive: !args.active,
+    };
+
+    let client = match &args.host {
+        None => None,
+        Some(host) => {
+            let mut client = match Client::connect(host, args.port, timeout) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
                     return 1;
                 }
             };
-            (user, password)
+            client.verbose = args.verbose;
+            if !batch {
+                eprintln!("Connected to {}: {}", client.peer(), client.greeting.text());
+            }
+            if let Err(e) = client.login(&settings.user, &settings.password) {
+                eprintln!("error: login as {}: {e}", settings.user);
+                return 1;
+            }
+            Some(client)
         }
     };
-    if let Err(e) = client.login(&user, &password) {
-        eprintln!("error: login as {user}: {e}");
-        return 1;
-    }
-    let mut shell = Shell::new(client, io::stdout());
-    let stdin = io::stdin().lock();
-    if interactive {
-        shell.run_interactive(stdin)
+
+    let mut shell = Shell::new(client, settings, io::stdout(), interrupt);
+    if let Some(path) = &args.batch {
+        match File::open(path) {
+            Ok(file) => shell.run_batch(BufReader::new(file).lines()),
+            Err(e) => {
+                eprintln!("error: cannot read the batch file {}: {e}", path.display());
+                1
+            }
+        }
+    } else if let Some(commands) = &args.commands {
+        shell.run_batch(split_commands(commands).into_iter().map(Ok))
+    } else if batch {
+        shell.run_batch(io::stdin().lock().lines())
     } else {
-        shell.run_batch(stdin)
+        shell.run_interactive()
     }
 }

@@ -226,6 +226,10 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
         .strip_suffix('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .unwrap_or(line);
+    // One line holds one command: a line end left inside is not an argument.
+    if line.contains('\n') {
+        return Err(CommandError::Syntax);
+    }
     let (_, (verb, arg)) = command_line(line).map_err(|_| CommandError::Syntax)?;
     let upper = verb.to_ascii_uppercase();
     // Empty arguments count as absent: "LIST " is "LIST".
@@ -416,6 +420,9 @@ mod tests {
     #[test]
     fn errors_are_classified() {
         assert_eq!(parse_command(""), Err(CommandError::Syntax));
+        // Found by the fuzzer: a second line end must not become an argument.
+        assert_eq!(parse_command("USER \n\n"), Err(CommandError::Syntax));
+        assert_eq!(parse_command("USER a\r\n\n"), Err(CommandError::Syntax));
         assert_eq!(parse_command(" RETR x"), Err(CommandError::Syntax));
         assert_eq!(parse_command("\u{1}\u{2}"), Err(CommandError::Syntax));
         assert_eq!(

@@ -9,7 +9,6 @@
 //!
 //! - [`session`]: one control connection's state machine.
 //! - [`transfer`]: a transfer on its own thread, abortable.
-//! - [`data`]: passive listeners and data connections.
 //! - [`fs`]: the jail under `--root` and atomic uploads.
 //! - [`listing`], [`mlsx`]: LIST/NLST and MLSD/MLST output.
 //! - [`auth`]: anonymous login and the users file.
@@ -21,7 +20,6 @@
 //! still in progress, so no partial upload survives under any name.
 
 pub mod auth;
-pub mod data;
 pub mod fs;
 mod help;
 pub mod listing;
@@ -315,7 +313,7 @@ impl Server {
                     continue;
                 }
             };
-            let slot = match self.admit(data::canonical_ip(peer.ip())) {
+            let slot = match self.admit(crate::data::canonical_ip(peer.ip())) {
                 Ok(slot) => slot,
                 Err(why) => {
                     refuse(stream, &why);

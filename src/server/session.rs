@@ -25,7 +25,6 @@ use std::net::{IpAddr, Shutdown, SocketAddr, SocketAddrV4, TcpStream};
 use std::sync::Arc;
 
 use super::auth::{is_anonymous, Login};
-use super::data::{canonical_ip, PassiveListener};
 use super::fs::{FsError, Keep, VirtualPath};
 use super::listing::{self, split_flags};
 use super::log::{Direction, LogLevel};
@@ -33,6 +32,7 @@ use super::mlsx::{self, FactSet};
 use super::transfer::{self, Job, Plan, Request, Running};
 use super::{help, Shared};
 use crate::control::{write_reply, LineReader};
+use crate::data::{canonical_ip, PassiveListener};
 use crate::limits::{MAX_LINE, MAX_LOGIN_FAILURES};
 use crate::protocol::address::{format_epsv_port, format_host_port};
 use crate::protocol::command::EpsvMode;

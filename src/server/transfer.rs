@@ -18,11 +18,11 @@ use std::time::Instant;
 
 use socket2::Socket;
 
-use super::data::{connect_active, PassiveListener};
 use super::fs::{Upload, VirtualPath};
 use super::log::{Direction, LogLevel};
 use super::Shared;
 use crate::control::write_reply;
+use crate::data::{connect_active, PassiveListener};
 use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::protocol::{Reply, ReplyCode, TransferType};
 

@@ -1,4 +1,6 @@
-//! The data channel: one fresh connection per transfer or listing.
+//! The data channel: one fresh connection per transfer or listing, for the
+//! server (PASV/EPSV listeners, PORT/EPRT connections) and the client (its
+//! EPRT/PORT listener).
 //!
 //! Passive mode (PASV/EPSV, RFC 959 §3.2 and RFC 2428 §3): the server opens a
 //! listener on an ephemeral port of the control connection's local address,
