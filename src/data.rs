@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::limits::{DATA_SOCKET_BUFFER, DATA_STALL_TIMEOUT};
+use crate::limits::DATA_SOCKET_BUFFER;
 
 /// The canonical form of an address: IPv4-mapped IPv6 (`::ffff:a.b.c.d`,
 /// what a dual-stack listener reports for IPv4 clients) becomes plain IPv4.
@@ -120,7 +120,7 @@ impl PassiveListener {
                     let from = addr.as_socket().map(|a| canonical_ip(a.ip()));
                     if from == Some(self.peer) {
                         let stream: TcpStream = conn.into();
-                        prepare(&stream).map_err(DataError::Accept)?;
+                        prepare(&stream, timeout).map_err(DataError::Accept)?;
                         return Ok(stream);
                     }
                     // A stranger (port theft): dropped here without a byte.
@@ -139,6 +139,10 @@ impl PassiveListener {
 
 fn bind_listener(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // The server closes data connections first, so their ports sit in
+    // TIME_WAIT for a minute; without this a small --pasv-ports range runs
+    // dry after a few downloads.
+    socket.set_reuse_address(true)?;
     // Set before accept so that accepted sockets inherit a large window.
     let _ = socket.set_recv_buffer_size(DATA_SOCKET_BUFFER);
     socket.bind(&addr.into())?;
@@ -195,16 +199,16 @@ pub fn connect_active(
         .connect_timeout(&target_canonical.into(), timeout)
         .map_err(fail)?;
     let stream: TcpStream = socket.into();
-    prepare(&stream).map_err(fail)?;
+    prepare(&stream, timeout).map_err(fail)?;
     Ok(stream)
 }
 
 /// Settings of every data connection: blocking, with a stall timeout so a
 /// silent peer cannot pin a session thread forever.
-pub fn prepare(stream: &TcpStream) -> io::Result<()> {
+pub fn prepare(stream: &TcpStream, stall: Duration) -> io::Result<()> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(DATA_STALL_TIMEOUT))?;
-    stream.set_write_timeout(Some(DATA_STALL_TIMEOUT))?;
+    stream.set_read_timeout(Some(stall))?;
+    stream.set_write_timeout(Some(stall))?;
     let _ = socket2::SockRef::from(stream).set_send_buffer_size(DATA_SOCKET_BUFFER);
     Ok(())
 }

@@ -9,14 +9,14 @@ use std::time::Duration;
 /// A longer line is answered `500` and discarded as it streams in.
 pub const MAX_LINE: usize = 4096;
 
-/// How long a passive listener waits for the client's data connection.
+/// Default data-connection timeout (`--data-timeout`): how long a passive
+/// listener waits for the client to connect, an active connect may take,
+/// and a data connection may stall (no byte either way) before it is cut.
 ///
 /// Clients connect right after reading the 227/229 reply and sending the
-/// transfer command; a minute covers slow links without pinning a port forever.
+/// transfer command; a minute covers slow links without letting a silent
+/// peer pin a port, a thread and a temporary file for long.
 pub const DATA_ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a data connection may stall (no byte either way) before it is cut.
-pub const DATA_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Default idle timeout of a control connection (vsftpd's default is 300 s too).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);

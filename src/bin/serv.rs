@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -16,7 +18,7 @@ use ftp::limits::SHUTDOWN_GRACE;
 use ftp::server::auth::{hash_password, Auth, Users};
 use ftp::server::log::LogLevel;
 use ftp::server::{Config, Server};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
 
 /// Serve a directory over FTP (RFC 959, 2428, 3659) to any FTP client:
@@ -74,7 +76,8 @@ struct Args {
     #[arg(long, default_value_t = ftp::limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
     idle_timeout: u64,
 
-    /// Seconds a data port waits for the client to connect.
+    /// Seconds a data connection may take to open, or stall mid-transfer,
+    /// before it is cut (and a partial upload discarded).
     #[arg(long, default_value_t = ftp::limits::DATA_ACCEPT_TIMEOUT.as_secs(), value_name = "SECS")]
     data_timeout: u64,
 
@@ -152,6 +155,10 @@ fn main() -> anyhow::Result<()> {
     let addr = server.local_addr().context("reading the bound address")?;
     let stop = server.stop_handle().context("preparing the stop handle")?;
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+    // An upload past the file-size limit (ulimit -f) must fail with EFBIG
+    // and a 552 reply, not kill the server with SIGXFSZ.
+    signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)))
+        .context("installing the SIGXFSZ handler")?;
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             let name = if signal == SIGINT {

@@ -195,8 +195,12 @@ impl Jail {
         }
     }
 
-    /// The real path of an existing file or directory.
+    /// The real path of an existing file or directory. Uploads in progress
+    /// do not exist for clients, even under a guessed temporary name.
     pub fn existing(&self, v: &VirtualPath) -> Result<PathBuf, FsError> {
+        if v.parts().any(|p| p.starts_with(TEMP_PREFIX)) {
+            return Err(FsError::NotFound(v.clone()));
+        }
         self.contain(v, &self.lexical(v))
     }
 
@@ -333,7 +337,12 @@ impl Jail {
     pub fn unique_name(&self, dir: &VirtualPath) -> Result<VirtualPath, FsError> {
         let real = self.directory(dir)?;
         let stamp = crate::time::mdtm(std::time::SystemTime::now());
-        for n in 0u32.. {
+        // The counter is process-wide, so two sessions choosing at the same
+        // moment never pick the same name; the disk check covers names left
+        // by earlier runs.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let name = if n == 0 {
                 format!("stou.{stamp}")
             } else {
@@ -343,7 +352,6 @@ impl Jail {
                 return dir.join(&name);
             }
         }
-        unreachable!("some name is free")
     }
 
     /// Removes the temporary files of uploads still in progress (shutdown).

@@ -284,6 +284,10 @@ impl Session {
             Stor(_) | Stou | Appe(_) | Mkd(_) | Rmd(_) | Dele(_) | Rnfr(_) | Rnto(_)
         );
         if writes && self.shared.read_only {
+            // A refused transfer still uses up the data port, like any other.
+            if matches!(command, Stor(_) | Stou | Appe(_)) {
+                self.plan = None;
+            }
             return self.reply(
                 ReplyCode::FILE_UNAVAILABLE,
                 format!("{} refused: this server is read-only", command.verb()),
@@ -940,6 +944,13 @@ impl Session {
         });
         let (v, bytes) = match built {
             Ok(x) => x,
+            Err(FsError::NotADirectory(v)) if kind == Listing::Machine => {
+                // RFC 3659 §7.2.1: MLSD of a non-directory is a 501.
+                return self.reply(
+                    ReplyCode::ARGUMENT_ERROR,
+                    format!("MLSD lists directories and {v} is not one; use MLST for a file"),
+                );
+            }
             Err(e) => return self.fs_failure(e),
         };
         let opening = format!("here comes the listing of {v}");
