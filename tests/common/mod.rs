@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -29,6 +29,7 @@ pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
 /// A running `serv` over a temporary root; killed and reaped on drop.
 pub struct Server {
     child: Child,
+    ip: IpAddr,
     port: u16,
     /// `<tmp>/root`, served as `/`; `<tmp>` itself is outside the jail.
     dir: tempfile::TempDir,
@@ -45,13 +46,52 @@ impl Server {
     /// Like [`Server::start`] with extra options (`-v`, `--idle-timeout 5`)
     /// placed before the port.
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_on("127.0.0.1", args)
+    }
+
+    /// Like [`Server::start_with`], listening on `bind` (`127.0.0.1` or
+    /// `::1`) instead of 127.0.0.1.
+    pub fn start_on(bind: &str, args: &[&str]) -> Server {
+        Server::launch(bind, None, args, &[])
+    }
+
+    /// Serves an existing `root` (which outlives the server: for restarts
+    /// on the same tree), run under `wrapper` (e.g. `["prlimit", ...]`).
+    pub fn start_in(root: &Path, args: &[&str], wrapper: &[&str]) -> Server {
+        Server::launch("127.0.0.1", Some(root), args, wrapper)
+    }
+
+    /// Like [`Server::start_with`], run under `wrapper` (a command that
+    /// execs its arguments, such as `prlimit --fsize=N --`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+        Server::launch("127.0.0.1", None, args, wrapper)
+    }
+
+    fn launch(bind: &str, existing_root: Option<&Path>, args: &[&str], wrapper: &[&str]) -> Server {
+        let bind_ip: IpAddr = bind
+            .parse()
+            .unwrap_or_else(|e| panic!("--bind {bind:?} is not an address: {e}"));
         let dir = tempfile::tempdir().expect("creating the server's directory");
-        let root = dir.path().join("root");
-        fs::create_dir(&root).expect("creating the server root");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_serv"));
+        let root = match existing_root {
+            Some(r) => r.to_path_buf(),
+            None => {
+                let root = dir.path().join("root");
+                fs::create_dir(&root).expect("creating the server root");
+                root
+            }
+        };
+        let serv = env!("CARGO_BIN_EXE_serv");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(serv);
+                c
+            }
+            None => Command::new(serv),
+        };
         cmd.arg("--root")
             .arg(&root)
-            .args(["--bind", "127.0.0.1"])
+            .args(["--bind", bind])
             .args(args)
             .arg("0")
             .stdin(Stdio::null())
@@ -115,14 +155,11 @@ impl Server {
                 );
             }
         };
-        assert_eq!(
-            addr.ip().to_string(),
-            "127.0.0.1",
-            "serv listens where --bind said"
-        );
+        assert_eq!(addr.ip(), bind_ip, "serv listens where --bind said");
         assert_ne!(addr.port(), 0, "serv reports the real port, not 0");
         Server {
             child,
+            ip: addr.ip(),
             port: addr.port(),
             dir,
             root,
@@ -133,6 +170,26 @@ impl Server {
     /// The control port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The control address (`--bind` and the real port).
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+
+    /// Waits up to `timeout` for `needle` to appear in the log (log lines
+    /// may be written just after the reply that a test has already read).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The served directory (`/` for clients).
@@ -153,7 +210,7 @@ impl Server {
 
     /// A control connection to this server (greeting not yet read).
     pub fn connect(&self) -> Control {
-        Control::connect(self.port)
+        Control::connect_to(self.addr())
     }
 
     /// A control connection logged in as anonymous.
@@ -167,6 +224,17 @@ impl Server {
     /// True while the server process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The server's process id (for /proc and signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the server dies at once, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -310,12 +378,17 @@ pub struct Control {
 impl Control {
     /// Connects to 127.0.0.1:port with read and write deadlines.
     pub fn connect(port: u16) -> Control {
-        let stream = connect_with_timeout(port);
+        Control::connect_to(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// Connects to `addr` (IPv4 or IPv6) with read and write deadlines.
+    pub fn connect_to(addr: SocketAddr) -> Control {
+        let stream = connect_addr_with_timeout(addr);
         let writer = stream.try_clone().unwrap();
         Control {
             reader: BufReader::new(stream),
             writer,
-            port,
+            port: addr.port(),
         }
     }
 
@@ -442,7 +515,11 @@ impl Control {
 
 /// A TCP connection to 127.0.0.1:port with deadlines on every read and write.
 pub fn connect_with_timeout(port: u16) -> TcpStream {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    connect_addr_with_timeout(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// A TCP connection to `addr` with deadlines on every read and write.
+pub fn connect_addr_with_timeout(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
         .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -550,4 +627,158 @@ pub fn dir_names(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Accepts one connection on `listener` within `timeout`; `None` if nobody
+/// connected. The accepted stream gets the usual read and write deadlines.
+pub fn accept_within(listener: &TcpListener, timeout: Duration) -> Option<TcpStream> {
+    listener
+        .set_nonblocking(true)
+        .expect("making the listener non-blocking");
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+                return Some(stream);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accepting a data connection: {e}"),
+        }
+    }
+}
+
+/// `YYYYMMDDHHMMSS` in UTC (the form of MDTM and the MLSx `modify` fact),
+/// computed here independently of the server's code.
+pub fn utc_stamp(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a time after 1970")
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to a civil date (proleptic Gregorian), the plain arithmetic way.
+    let (mut year, mut days_left) = (1970i64, days);
+    loop {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let len = if leap { 366 } else { 365 };
+        if days_left < len {
+            break;
+        }
+        days_left -= len;
+        year += 1;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let mut month = 0;
+    while days_left >= month_days[month] {
+        days_left -= month_days[month];
+        month += 1;
+    }
+    format!(
+        "{year:04}{:02}{:02}{:02}{:02}{:02}",
+        month + 1,
+        days_left + 1,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `count` consecutive TCP ports of 127.0.0.1 that were free a moment ago
+/// (each was bound and released): a `--pasv-ports` range for a test.
+pub fn free_port_range(count: u16) -> (u16, u16) {
+    for _ in 0..200 {
+        let first = TcpListener::bind("127.0.0.1:0").expect("binding a free port");
+        let low = first.local_addr().unwrap().port();
+        let Some(high) = low.checked_add(count - 1) else {
+            continue;
+        };
+        let held: Option<Vec<TcpListener>> = (low + 1..=high)
+            .map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if held.is_some() {
+            return (low, high);
+        }
+    }
+    panic!("found no {count} consecutive free ports on 127.0.0.1");
+}
+
+/// Runs `serv args...` to its end (for the options that make it exit:
+/// `--hash-password`, a bad users file), with `stdin` as its input.
+pub fn run_serv(args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_serv"));
+    cmd.args(args);
+    run_with_timeout(cmd, stdin, PROCESS_TIMEOUT)
+}
+
+/// Every entry under `root` by its path relative to `root` (`/`-separated):
+/// `None` for a directory, the contents for a file. Two trees are identical
+/// when their maps are equal.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                out.insert(rel, None);
+                dirs.push(path);
+            } else {
+                let bytes =
+                    fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                out.insert(rel, Some(bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts two trees (from [`tree`]) are identical, naming the first
+/// difference rather than printing file contents.
+#[track_caller]
+pub fn assert_same_tree(actual: &Path, expected: &Path) {
+    let (a, e) = (tree(actual), tree(expected));
+    let a_names: Vec<&String> = a.keys().collect();
+    let e_names: Vec<&String> = e.keys().collect();
+    assert_eq!(
+        a_names,
+        e_names,
+        "the entries of {} and {} differ",
+        actual.display(),
+        expected.display()
+    );
+    for (name, want) in &e {
+        match (&a[name], want) {
+            (None, None) => {}
+            (Some(got), Some(want)) => assert_same_bytes(got, want, name),
+            _ => panic!("{name} is a file on one side and a directory on the other"),
+        }
+    }
 }
