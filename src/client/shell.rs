@@ -161,6 +161,12 @@ pub fn split_commands(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a transfer's total size comes from, for the progress bar.
+enum Size<'a> {
+    Remote(&'a str),
+    Local(&'a Path),
+}
+
 /// Why a shell command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -271,30 +277,37 @@ impl<W: Write> Shell<W> {
         match spec.name {
             "get" => {
                 let local = local_target(&args[0], arg(1))?;
-                self.transfer("get", &args[0], |c, p| c.get_file(&args[0], &local, p))?;
+                self.transfer("get", &args[0], Size::Remote(&args[0]), |c, p| {
+                    c.get_file(&args[0], &local, p)
+                })?;
             }
             "put" => {
                 let remote = match arg(1) {
                     Some(r) => r.to_string(),
                     None => base_name(&args[0])?,
                 };
-                self.transfer("put", &remote, |c, p| {
+                self.transfer("put", &remote, Size::Local(Path::new(&args[0])), |c, p| {
                     c.put_file(Path::new(&args[0]), &remote, p)
                 })?;
                 self.names_stale = true;
             }
             "reget" => {
                 let local = local_target(&args[0], arg(1))?;
-                self.transfer("reget", &args[0], |c, p| c.reget_file(&args[0], &local, p))?;
+                self.transfer("reget", &args[0], Size::Remote(&args[0]), |c, p| {
+                    c.reget_file(&args[0], &local, p)
+                })?;
             }
             "reput" => {
                 let remote = match arg(1) {
                     Some(r) => r.to_string(),
                     None => base_name(&args[0])?,
                 };
-                self.transfer("reput", &remote, |c, p| {
-                    c.reput_file(Path::new(&args[0]), &remote, p)
-                })?;
+                self.transfer(
+                    "reput",
+                    &remote,
+                    Size::Local(Path::new(&args[0])),
+                    |c, p| c.reput_file(Path::new(&args[0]), &remote, p),
+                )?;
                 self.names_stale = true;
             }
             "mget" => self.mget(args)?,
@@ -484,15 +497,26 @@ impl<W: Write> Shell<W> {
         &mut self,
         verb: &str,
         name: &str,
+        size: Size,
         op: impl FnOnce(&mut Client, &mut dyn FnMut(u64)) -> super::Result<u64>,
     ) -> Result<u64, ShellError> {
         let bar = if self.progress {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            // The total makes the bar and its ETA possible; without it, a
+            // spinner with bytes and rate.
+            let total = match size {
+                Size::Remote(path) => self.client()?.size(path).ok(),
+                Size::Local(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            };
+            let template = if total.is_some() {
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+            } else {
+                "{msg} {bytes} {binary_bytes_per_sec} {elapsed_precise} {spinner}"
+            };
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} {bytes} {binary_bytes_per_sec} {elapsed_precise} {spinner}",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template(template)
+                    .expect("valid template")
+                    .progress_chars("=> "),
             );
             bar.set_message(format!("{verb} {name}"));
             Some(bar)
@@ -543,7 +567,9 @@ impl<W: Write> Shell<W> {
         }
         for remote in wanted {
             let local = local_target(&remote, None)?;
-            self.transfer("get", &remote, |c, p| c.get_file(&remote, &local, p))?;
+            self.transfer("get", &remote, Size::Remote(&remote), |c, p| {
+                c.get_file(&remote, &local, p)
+            })?;
         }
         Ok(())
     }
@@ -582,7 +608,9 @@ impl<W: Write> Shell<W> {
         }
         for local in wanted {
             let remote = base_name(&local.to_string_lossy())?;
-            self.transfer("put", &remote, |c, p| c.put_file(&local, &remote, p))?;
+            self.transfer("put", &remote, Size::Local(&local), |c, p| {
+                c.put_file(&local, &remote, p)
+            })?;
         }
         Ok(())
     }
