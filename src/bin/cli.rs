@@ -46,7 +46,13 @@ struct Args {
     batch: Option<PathBuf>,
 
     /// Run these commands, separated by `;` (batch mode).
-    #[arg(short = 'c', long = "commands", value_name = "COMMANDS")]
+    // A batch may start with a tolerated `-COMMAND`.
+    #[arg(
+        short = 'c',
+        long = "commands",
+        value_name = "COMMANDS",
+        allow_hyphen_values = true
+    )]
     commands: Option<String>,
 
     /// Active data connections (EPRT/PORT) instead of passive (EPSV/PASV).

@@ -266,6 +266,8 @@ impl Client {
                 "a command line cannot contain line ends".into(),
             ));
         }
+        // A raw TYPE, REIN or USER changes state this client caches.
+        self.transfer_type = None;
         self.write_line(line, format!("{line}\r\n").as_bytes())?;
         let mut replies = vec![self.read_reply("waiting for the reply")?];
         while replies.last().is_some_and(|r| r.code().is_preliminary()) {
@@ -276,6 +278,8 @@ impl Client {
 
     /// Logs in; the password is sent only if the server asks for one.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
+        // A new login (after REIN) starts from the server's defaults.
+        self.transfer_type = None;
         let reply = self.expect_ok(&Command::User(user.to_string()))?;
         if reply.code().is_intermediate() {
             let reply = self.expect_ok(&Command::Pass(password.to_string()))?;

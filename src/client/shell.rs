@@ -566,6 +566,14 @@ impl<W: Write> Shell<W> {
             }
         }
         for remote in wanted {
+            // NLST names directories too; SIZE answers only for files.
+            if let Err(e) = self.client()?.size(&remote) {
+                if e.reply().is_some_and(|r| r.code().as_u16() == 550) {
+                    eprintln!("mget: skipping {remote}: not a plain file");
+                    continue;
+                }
+                return Err(e.into());
+            }
             let local = local_target(&remote, None)?;
             self.transfer("get", &remote, Size::Remote(&remote), |c, p| {
                 c.get_file(&remote, &local, p)
