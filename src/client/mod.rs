@@ -661,14 +661,13 @@ impl Client {
     ) -> Result<u64> {
         let have = fs::metadata(local).map(|m| m.len()).unwrap_or(0);
         let size = self.size(remote)?;
-        if have == size {
+        if !still_to_send(
+            have,
+            size,
+            || format!("{}", local.display()),
+            || format!("the remote {remote}"),
+        )? {
             return Ok(0);
-        }
-        if have > size {
-            return Err(ClientError::Protocol(format!(
-                "{} has {have} bytes, more than the remote {remote} ({size}): not a partial copy",
-                local.display()
-            )));
         }
         let file = OpenOptions::new()
             .append(true)
@@ -711,14 +710,13 @@ impl Client {
             Err(ClientError::Refused { reply, .. }) if reply.code().as_u16() == 550 => 0,
             Err(e) => return Err(e),
         };
-        if have == len {
+        if !still_to_send(
+            have,
+            len,
+            || format!("the remote {remote}"),
+            || format!("{}", local.display()),
+        )? {
             return Ok(0);
-        }
-        if have > len {
-            return Err(ClientError::Protocol(format!(
-                "the remote {remote} has {have} bytes, more than {} ({len}): not a partial copy",
-                local.display()
-            )));
         }
         file.seek(SeekFrom::Start(have))
             .map_err(ClientError::io(format!("reading {}", local.display())))?;
@@ -738,6 +736,25 @@ impl Client {
         let _ = self.writer.shutdown(Shutdown::Both);
         reply.map(drop)
     }
+}
+
+/// Whether a resumed transfer has bytes left: `have` bytes of `partial`
+/// are there out of `total` in `whole`. More than the whole means the
+/// partial copy is of another file, an error rather than a resume.
+fn still_to_send(
+    have: u64,
+    total: u64,
+    partial: impl FnOnce() -> String,
+    whole: impl FnOnce() -> String,
+) -> Result<bool> {
+    if have > total {
+        return Err(ClientError::Protocol(format!(
+            "{} has {have} bytes, more than {} ({total}): not a partial copy",
+            partial(),
+            whole()
+        )));
+    }
+    Ok(have < total)
 }
 
 fn open_local(local: &Path) -> Result<File> {

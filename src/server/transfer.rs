@@ -228,73 +228,50 @@ fn run(request: Request, abort: &Abort) {
     let result = result.and_then(|n| closed.map(|_| n));
     let elapsed = started.elapsed();
     let path = request.path.as_str();
-    let user = request.user.as_deref();
-    let log = &shared.log;
-    match result {
-        _ if abort.requested() => {
-            log.transfer(
-                request.peer,
-                user,
-                request.direction,
-                path,
-                0,
-                elapsed,
-                "aborted by ABOR",
-            );
-            reply(
-                &mut control,
-                ReplyCode::TRANSFER_ABORTED,
-                format!("transfer of {path} aborted by ABOR"),
-            );
-        }
+    // One outcome: what the log says, and the final reply.
+    let (bytes, outcome, code, text) = match result {
+        _ if abort.requested() => (
+            0,
+            "aborted by ABOR".to_string(),
+            ReplyCode::TRANSFER_ABORTED,
+            format!("transfer of {path} aborted by ABOR"),
+        ),
         Ok(bytes) => {
-            log.transfer(
-                request.peer,
-                user,
-                request.direction,
-                path,
-                bytes,
-                elapsed,
-                "ok",
-            );
             let note = request.note.map(|n| format!("; {n}")).unwrap_or_default();
-            reply(
-                &mut control,
+            let secs = elapsed.as_secs_f64();
+            (
+                bytes,
+                "ok".to_string(),
                 ReplyCode::TRANSFER_COMPLETE,
-                format!(
-                    "transfer complete: {bytes} bytes in {:.3} s{note}",
-                    elapsed.as_secs_f64()
-                ),
-            );
+                format!("transfer complete: {bytes} bytes in {secs:.3} s{note}"),
+            )
         }
         Err(e) => {
             let why = error_text(&e);
-            log.transfer(
-                request.peer,
-                user,
-                request.direction,
-                path,
-                0,
-                elapsed,
-                &why,
-            );
-            let code = match e.kind() {
-                io::ErrorKind::StorageFull => ReplyCode::INSUFFICIENT_STORAGE,
-                io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
-                    ReplyCode::EXCEEDED_STORAGE
-                }
-                // The data arrived, but the file could not be put in place.
-                _ if e.get_ref().is_some_and(|inner| inner.is::<CommitFailed>()) => {
-                    ReplyCode::LOCAL_ERROR
-                }
-                _ => ReplyCode::TRANSFER_ABORTED,
-            };
-            reply(
-                &mut control,
-                code,
-                format!("transfer of {path} failed: {why}"),
-            );
+            let text = format!("transfer of {path} failed: {why}");
+            (0, why, failure_code(&e), text)
         }
+    };
+    shared.log.transfer(
+        request.peer,
+        request.user.as_deref(),
+        request.direction,
+        path,
+        bytes,
+        elapsed,
+        &outcome,
+    );
+    reply(&mut control, code, text);
+}
+
+/// The reply code of a transfer that failed with `e`.
+fn failure_code(e: &io::Error) -> ReplyCode {
+    match e.kind() {
+        io::ErrorKind::StorageFull => ReplyCode::INSUFFICIENT_STORAGE,
+        io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => ReplyCode::EXCEEDED_STORAGE,
+        // The data arrived, but the file could not be put in place.
+        _ if e.get_ref().is_some_and(|inner| inner.is::<CommitFailed>()) => ReplyCode::LOCAL_ERROR,
+        _ => ReplyCode::TRANSFER_ABORTED,
     }
 }
 
