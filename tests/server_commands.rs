@@ -1202,12 +1202,18 @@ fn pasv_ports_come_from_the_range_and_running_out_gets_425() {
     assert!(read_all(data).is_empty());
     assert_eq!(holders[1].read_reply().code, 226);
 
+    // A port whose transfer is over is free again at once, although the
+    // closed data connection leaves it in TIME_WAIT (SO_REUSEADDR).
+    let r = late.expect("EPSV", 229);
+    assert_eq!(common::parse_229(&r.text()), Some(ports[1]), "{r:?}");
+
     // A session that ends gives its port back.
     holders[0].expect("QUIT", 221);
     holders[0].expect_closed();
+    let mut later = server.login();
     let deadline = Instant::now() + Duration::from_secs(5);
     let port = loop {
-        let r = late.cmd("EPSV");
+        let r = later.cmd("EPSV");
         if r.code == 229 {
             break common::parse_229(&r.text()).unwrap();
         }
