@@ -1140,3 +1140,26 @@ fn the_first_dash_c_command_may_be_a_tolerated_one() {
     assert_eq!(out.code(), 0, "{out}");
     assert!(server.root().join("made").is_dir());
 }
+
+#[test]
+fn a_local_name_with_a_line_end_cannot_smuggle_a_second_command() {
+    let server = Server::start();
+    fs::write(server.root().join("victim.txt"), b"keep me").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let evil = local.path().join("a\nDELE victim.txt");
+    fs::write(&evil, b"x").unwrap();
+    let mut client =
+        ftp::client::Client::connect("127.0.0.1", server.port(), Duration::from_secs(20)).unwrap();
+    client.login("anonymous", "x").unwrap();
+    let err = client
+        .put_file(&evil, "a\nDELE victim.txt", &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("line end"), "{err}");
+    assert_eq!(
+        fs::read(server.root().join("victim.txt")).unwrap(),
+        b"keep me"
+    );
+    // The session is still in step.
+    assert_eq!(client.pwd().unwrap(), "/");
+    client.quit().unwrap();
+}

@@ -103,6 +103,20 @@ impl Completer for ShellHelper {
     }
 }
 
+/// True for lines that carry a password (`user NAME PASSWORD`, `quote PASS
+/// ...`): they stay out of the history file.
+fn holds_password(line: &str) -> bool {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    match words.as_slice() {
+        [user, _, _, ..] if user == "user" => true,
+        [quote, pass, ..] if (quote == "quote" || quote == "literal") && pass == "pass" => true,
+        _ => false,
+    }
+}
+
 /// The line editor of an interactive session.
 pub struct Prompt {
     editor: Editor<ShellHelper, FileHistory>,
@@ -137,7 +151,7 @@ impl Prompt {
     pub fn read(&mut self, prompt: &str) -> Input {
         match self.editor.readline(prompt) {
             Ok(line) => {
-                if !line.trim().is_empty() {
+                if !line.trim().is_empty() && !holds_password(&line) {
                     let _ = self.editor.add_history_entry(line.as_str());
                 }
                 Input::Line(line)
@@ -166,5 +180,13 @@ mod tests {
         assert_eq!(word_start("get "), 4);
         assert_eq!(word_start("ge"), 0);
         assert_eq!(escape("a b\"c"), "a\\ b\\\"c");
+    }
+
+    #[test]
+    fn passwords_stay_out_of_the_history() {
+        assert!(holds_password("user alice s3cret"));
+        assert!(holds_password("QUOTE PASS s3cret"));
+        assert!(!holds_password("user alice"));
+        assert!(!holds_password("get passwords.txt"));
     }
 }

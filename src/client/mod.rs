@@ -226,7 +226,10 @@ impl Client {
 
     fn write_line(&mut self, shown: &str, wire: &[u8]) -> Result<()> {
         if self.verbose {
-            eprintln!("-> {shown}");
+            let is_pass = shown
+                .get(..4)
+                .is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
+            eprintln!("-> {}", if is_pass { "PASS ****" } else { shown });
         }
         self.writer
             .write_all(wire)
@@ -235,6 +238,14 @@ impl Client {
 
     /// Sends `command` and returns the first reply to it.
     pub fn send(&mut self, command: &Command) -> Result<Reply> {
+        // A name with a line end (a local file called "a\nDELE b") would
+        // smuggle a second command onto the control connection.
+        if command.to_string().contains(['\r', '\n']) {
+            return Err(ClientError::Protocol(format!(
+                "cannot send {}: the name contains a line end",
+                command.verb()
+            )));
+        }
         if self.verbose {
             match command {
                 Command::Pass(_) => eprintln!("-> PASS ****"),
@@ -464,9 +475,15 @@ impl Client {
         }
         let data = match pending {
             Pending::Passive(data) => data,
-            Pending::Active(listener) => listener
-                .accept(self.timeout)
-                .map_err(|e| ClientError::Protocol(e.to_string()))?,
+            Pending::Active(listener) => match listener.accept(self.timeout) {
+                Ok(data) => data,
+                Err(e) => {
+                    // The server will answer the failed transfer (425 or
+                    // so): read it, or the next command gets it instead.
+                    let _ = self.read_reply("waiting for the end of the failed transfer");
+                    return Err(ClientError::Protocol(e.to_string()));
+                }
+            },
         };
         Ok(data)
     }
@@ -597,7 +614,18 @@ impl Client {
         };
         let mut data = self.start_transfer(&command)?;
         let mut bytes = Vec::new();
-        let copied = data.read_to_end(&mut bytes);
+        // Through the copy loop: a silent server times out and Ctrl-C works.
+        let interrupt = Arc::clone(&self.interrupt);
+        let mut watch = Watch {
+            progress: &mut |_| {},
+            interrupt: &interrupt,
+            stall: self.timeout,
+        };
+        let copied = copy::receive(&mut data, &mut bytes, false, &mut watch);
+        if matches!(&copied, Err(e) if e.kind() == io::ErrorKind::Interrupted) {
+            self.abort(data)?;
+            return Err(ClientError::Interrupted("the listing".into()));
+        }
         drop(data);
         let finished = self.finish_transfer(&command);
         copied.map_err(ClientError::io("receiving the listing"))?;

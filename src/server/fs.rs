@@ -101,6 +101,8 @@ pub enum FsError {
     InvalidName(&'static str),
     #[error("{path}: no space left on the server's disk")]
     NoSpace { path: VirtualPath },
+    #[error("{path}: over the disk quota or the file-size limit")]
+    OverQuota { path: VirtualPath },
     #[error("{0}: already exists")]
     AlreadyExists(VirtualPath),
     #[error("{0}: directory not empty")]
@@ -131,7 +133,10 @@ impl FsError {
             io::ErrorKind::AlreadyExists => FsError::AlreadyExists(path),
             io::ErrorKind::DirectoryNotEmpty => FsError::NotEmpty(path),
             io::ErrorKind::InvalidFilename => FsError::InvalidName("the name is too long"),
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => FsError::NoSpace { path },
+            io::ErrorKind::StorageFull => FsError::NoSpace { path },
+            io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
+                FsError::OverQuota { path }
+            }
             _ => FsError::Io { path, source },
         }
     }

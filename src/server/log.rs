@@ -52,7 +52,8 @@ pub struct Log {
 impl Log {
     fn line(&self, peer: SocketAddr, user: Option<&str>, what: fmt::Arguments) {
         let user = user.unwrap_or("-");
-        eprintln!("{} {peer} {user} {what}", rfc3339(SystemTime::now()));
+        let line = format!("{} {peer} {user} {what}", rfc3339(SystemTime::now()));
+        eprintln!("{}", clean(&line));
     }
 
     /// A session event: connect, login, disconnect.
@@ -96,5 +97,27 @@ impl Log {
                 ),
             );
         }
+    }
+}
+
+/// User names and command lines come from clients: no line ends or
+/// terminal escapes of theirs reach the log (one event, one line).
+fn clean(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_text_cannot_forge_log_lines_or_drive_the_terminal() {
+        assert_eq!(
+            clean("x evil\n2026-01-01T00:00:00Z 1.2.3.4:5 root logged in\u{1b}[2J"),
+            "x evil?2026-01-01T00:00:00Z 1.2.3.4:5 root logged in?[2J"
+        );
+        assert_eq!(clean("naïve 日本"), "naïve 日本");
     }
 }

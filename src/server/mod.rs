@@ -59,7 +59,8 @@ pub struct Config {
     pub port: u16,
     /// A control connection idle this long is closed with 421.
     pub idle_timeout: Duration,
-    /// How long a passive port waits for the client to connect.
+    /// How long a data connection may take to open (passive accept or
+    /// active connect) or stall mid-transfer before it is cut.
     pub data_timeout: Duration,
     /// How much to log on stderr.
     pub log_level: LogLevel,

@@ -1000,6 +1000,7 @@ fn fs_failure_code(e: &FsError) -> ReplyCode {
     match e {
         FsError::InvalidName(_) => ReplyCode::BAD_FILE_NAME,
         FsError::NoSpace { .. } => ReplyCode::INSUFFICIENT_STORAGE,
+        FsError::OverQuota { .. } => ReplyCode::EXCEEDED_STORAGE,
         FsError::BadOffset { .. } => ReplyCode::FILE_UNAVAILABLE,
         FsError::Io { .. } => ReplyCode::LOCAL_ERROR,
         FsError::NotFound(_)
