@@ -18,5 +18,6 @@ pub mod control;
 pub mod data;
 pub mod limits;
 pub mod protocol;
+pub mod sendfile;
 pub mod server;
 pub mod time;

@@ -6,6 +6,7 @@
 //! counted across those wake-ups. A large buffer keeps the syscall count
 //! low: a 1 GiB transfer is a few thousand reads and writes.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,5 +154,30 @@ pub fn send(
         }
         total += n as u64;
         (watch.progress)(total);
+    }
+}
+
+/// The rest of `file` to the data connection, unconverted (TYPE I), by
+/// `sendfile(2)` in rounds, with the watch checked between them (a round
+/// ends early when the socket's 200 ms send timeout passes).
+pub fn send_file(file: &mut File, data: &mut TcpStream, watch: &mut Watch) -> io::Result<u64> {
+    data.set_write_timeout(Some(POLL))?;
+    let mut total = 0u64;
+    let mut idle_since = Instant::now();
+    loop {
+        watch.check(idle_since)?;
+        match crate::sendfile::send_chunk(data, file, crate::sendfile::CHUNK) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n as u64;
+                idle_since = Instant::now();
+                (watch.progress)(total);
+            }
+            Err(e) if would_block(&e) => {}
+            Err(e) if total == 0 && crate::sendfile::unsupported(&e) => {
+                return send(file, data, false, watch)
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -572,6 +572,38 @@ impl Client {
         mode: StoreMode,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64> {
+        self.store_with(remote, mode, progress, |data, ascii, watch| {
+            copy::send(source, data, ascii, watch)
+        })
+    }
+
+    /// Uploads the rest of `file` (from its current position) as `remote`.
+    /// In TYPE I the data goes by `sendfile(2)`, without a copy through
+    /// this process.
+    pub fn store_file(
+        &mut self,
+        file: &mut File,
+        remote: &str,
+        mode: StoreMode,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        self.store_with(remote, mode, progress, |data, ascii, watch| {
+            if ascii {
+                copy::send(file, data, true, watch)
+            } else {
+                copy::send_file(file, data, watch)
+            }
+        })
+    }
+
+    /// STOR/REST+STOR/APPE with `send` filling the data connection.
+    fn store_with(
+        &mut self,
+        remote: &str,
+        mode: StoreMode,
+        progress: &mut dyn FnMut(u64),
+        send: impl FnOnce(&mut TcpStream, bool, &mut Watch) -> io::Result<u64>,
+    ) -> Result<u64> {
         self.set_type(self.file_type())?;
         let command = match mode {
             StoreMode::Replace => Command::Stor(remote.to_string()),
@@ -588,7 +620,7 @@ impl Client {
             interrupt: &interrupt,
             stall: self.timeout,
         };
-        let copied = copy::send(source, &mut data, self.ascii, &mut watch);
+        let copied = send(&mut data, self.ascii, &mut watch);
         if matches!(&copied, Err(e) if e.kind() == io::ErrorKind::Interrupted) {
             self.abort(data)?;
             return Err(ClientError::Interrupted(format!("put {remote}")));
@@ -717,7 +749,7 @@ impl Client {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64> {
         let mut file = open_local(local)?;
-        self.store(&mut file, remote, StoreMode::Replace, progress)
+        self.store_file(&mut file, remote, StoreMode::Replace, progress)
     }
 
     /// Completes a partial upload from the remote size: REST + STOR, or
@@ -748,11 +780,11 @@ impl Client {
         }
         file.seek(SeekFrom::Start(have))
             .map_err(ClientError::io(format!("reading {}", local.display())))?;
-        match self.store(&mut file, remote, StoreMode::Resume(have), progress) {
+        match self.store_file(&mut file, remote, StoreMode::Resume(have), progress) {
             Err(ClientError::Refused { command, reply })
                 if command.starts_with("REST") && reply.code().as_u16() >= 500 =>
             {
-                self.store(&mut file, remote, StoreMode::Append, progress)
+                self.store_file(&mut file, remote, StoreMode::Append, progress)
             }
             other => other,
         }

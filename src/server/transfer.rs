@@ -299,11 +299,11 @@ fn error_text(e: &io::Error) -> String {
     }
 }
 
-/// File to socket. In TYPE I this is `std::io::copy`, which Linux turns into
-/// `sendfile(2)`: no copy through user space. TYPE A converts LF to CRLF.
+/// File to socket. In TYPE I this is `sendfile(2)` ([`crate::sendfile`]):
+/// no copy through user space. TYPE A converts LF to CRLF.
 fn send_file(file: &mut File, data: &mut TcpStream, ascii: bool) -> io::Result<u64> {
     if !ascii {
-        return io::copy(file, data);
+        return crate::sendfile::send_all(file, data);
     }
     let mut buf = vec![0; 64 * 1024];
     let mut out = Vec::with_capacity(128 * 1024);
