@@ -7,10 +7,47 @@
 //! [`write_command`] put each message on the wire with a single `write`.
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
 
 use crate::limits::{CONTROL_READ_BUFFER, MAX_LINE};
 use crate::protocol::reply::{ReplyAssembler, ReplyError};
 use crate::protocol::{Command, Frame, LineDecoder, Reply};
+
+/// One control socket shared by the session's reader, its writer and a
+/// transfer thread's final reply, without `dup(2)`: an idle session then
+/// holds one descriptor, not two (10,000 sessions ran into a 20,000
+/// descriptor limit with `try_clone`).
+#[derive(Debug, Clone)]
+pub struct SharedStream(Arc<TcpStream>);
+
+impl SharedStream {
+    /// Shares `stream`.
+    pub fn new(stream: TcpStream) -> Self {
+        SharedStream(Arc::new(stream))
+    }
+
+    /// The socket, for timeouts, addresses and shutdown.
+    pub fn get(&self) -> &TcpStream {
+        &self.0
+    }
+}
+
+impl Read for SharedStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Reads capped lines from any byte stream.
 #[derive(Debug)]

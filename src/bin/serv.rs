@@ -108,6 +108,21 @@ fn parse_range(text: &str) -> Result<RangeInclusive<u16>, String> {
     Ok(low..=high)
 }
 
+/// Every session holds a descriptor and every transfer two or three more:
+/// take the hard limit, not the soft one (often 1024), as servers do.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                eprintln!(
+                    "warning: could not raise the open-file limit from {soft} to {hard}: {e}"
+                );
+            }
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.hash_password {
@@ -123,6 +138,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let port = args.port.context("PORT is required")?;
+    raise_descriptor_limit();
     let mut config = Config::new(&args.root, port);
     config.bind = args.bind;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));

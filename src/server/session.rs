@@ -31,7 +31,7 @@ use super::log::{Direction, LogLevel};
 use super::mlsx::{self, FactSet};
 use super::transfer::{self, Job, Plan, Request, Running};
 use super::{help, Shared};
-use crate::control::{write_reply, LineReader};
+use crate::control::{write_reply, LineReader, SharedStream};
 use crate::data::{canonical_ip, PassiveListener};
 use crate::limits::{MAX_LINE, MAX_LOGIN_FAILURES};
 use crate::protocol::address::{format_epsv_port, format_host_port};
@@ -63,12 +63,10 @@ pub(super) fn run(stream: TcpStream, shared: Arc<Shared>) {
     let Ok(local) = stream.local_addr() else {
         return;
     };
-    let Ok(reader) = stream.try_clone() else {
-        return;
-    };
+    let stream = SharedStream::new(stream);
     let mut session = Session {
         shared: Arc::clone(&shared),
-        reader: LineReader::new(reader),
+        reader: LineReader::new(stream.clone()),
         writer: stream,
         peer,
         local,
@@ -103,8 +101,8 @@ pub(super) fn run(stream: TcpStream, shared: Arc<Shared>) {
 
 struct Session {
     shared: Arc<Shared>,
-    reader: LineReader<TcpStream>,
-    writer: TcpStream,
+    reader: LineReader<SharedStream>,
+    writer: SharedStream,
     peer: SocketAddr,
     local: SocketAddr,
     state: State,
@@ -144,9 +142,11 @@ impl Session {
 
     fn serve(&mut self) -> io::Result<()> {
         self.writer
+            .get()
             .set_read_timeout(Some(self.shared.idle_timeout))?;
         // A client that never reads its replies must not pin this thread.
         self.writer
+            .get()
             .set_write_timeout(Some(self.shared.idle_timeout))?;
         let greeting = if self.shared.auth.anonymous {
             "FTP server ready; log in as anonymous"
@@ -200,7 +200,7 @@ impl Session {
                 },
             };
             if flow == Flow::Close {
-                let _ = self.writer.shutdown(Shutdown::Both);
+                let _ = self.writer.get().shutdown(Shutdown::Both);
                 return Ok(());
             }
         }
@@ -831,7 +831,7 @@ impl Session {
                 "no data connection: send PASV or EPSV (or PORT/EPRT) first",
             );
         };
-        let control = self.writer.try_clone()?;
+        let control = self.writer.clone();
         self.send(Reply::new(ReplyCode::FILE_STATUS_OK, opening))?;
         let request = Request {
             plan,

@@ -21,7 +21,7 @@ use socket2::Socket;
 use super::fs::{Upload, VirtualPath};
 use super::log::{Direction, LogLevel};
 use super::Shared;
-use crate::control::write_reply;
+use crate::control::{write_reply, SharedStream};
 use crate::data::{connect_active, PassiveListener};
 use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::protocol::{Reply, ReplyCode, TransferType};
@@ -61,7 +61,7 @@ pub(super) struct Request {
     pub path: VirtualPath,
     pub direction: Direction,
     /// A handle on the control connection for the final reply.
-    pub control: TcpStream,
+    pub control: SharedStream,
     pub local: IpAddr,
     pub peer: SocketAddr,
     pub user: Option<String>,
@@ -158,8 +158,8 @@ impl Drop for Active<'_> {
 fn run(request: Request, abort: &Abort) {
     let shared = Arc::clone(&request.shared);
     let _active = Active::new(&shared);
-    let mut control = &request.control;
-    let reply = |control: &mut &TcpStream, code, text: String| {
+    let mut control = request.control.clone();
+    let reply = |control: &mut SharedStream, code, text: String| {
         let reply = Reply::new(code, text);
         if shared.log.level >= LogLevel::Verbose {
             let wire = reply.to_string();
