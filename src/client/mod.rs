@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::control::{write_command, LineReader, ReadReplyError};
 use crate::data::{canonical_ip, PassiveListener};
 use crate::protocol::address::{find_epsv_port, find_host_port};
-use crate::protocol::command::EpsvMode;
+use crate::protocol::command::{shown_in_logs, EpsvMode};
 use crate::protocol::{Command, Reply, ReplyCode, TransferType};
 use copy::Watch;
 
@@ -226,10 +226,7 @@ impl Client {
 
     fn write_line(&mut self, shown: &str, wire: &[u8]) -> Result<()> {
         if self.verbose {
-            let is_pass = shown
-                .get(..4)
-                .is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
-            eprintln!("-> {}", if is_pass { "PASS ****" } else { shown });
+            eprintln!("-> {}", shown_in_logs(shown));
         }
         self.writer
             .write_all(wire)

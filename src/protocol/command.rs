@@ -314,6 +314,20 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
     Ok(command)
 }
 
+/// A control line as it may appear in a log or on a terminal: a PASS
+/// line's password is masked (`PASS ****`), anything else is shown as is.
+pub fn shown_in_logs(line: &str) -> &str {
+    // Any line that starts with PASS: a typo such as "passs3cret" is masked too.
+    let is_pass = line
+        .get(..4)
+        .is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
+    if is_pass {
+        "PASS ****"
+    } else {
+        line
+    }
+}
+
 impl Command {
     /// The canonical verb of this command.
     pub fn verb(&self) -> &'static str {
@@ -456,6 +470,15 @@ mod tests {
             parse_command("MODE B"),
             Err(CommandError::UnsupportedParameter { .. })
         ));
+    }
+
+    #[test]
+    fn passwords_are_masked_in_logs() {
+        assert_eq!(shown_in_logs("PASS s3cret"), "PASS ****");
+        assert_eq!(shown_in_logs("pass"), "PASS ****");
+        assert_eq!(shown_in_logs("passs3cret"), "PASS ****");
+        assert_eq!(shown_in_logs("PASV"), "PASV");
+        assert_eq!(shown_in_logs("RETR passwords.txt"), "RETR passwords.txt");
     }
 
     #[test]

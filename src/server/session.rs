@@ -20,22 +20,22 @@
 //! the session goes on: only QUIT, the idle timeout, too many failed logins
 //! and a lost control connection end it.
 
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, SocketAddrV4, TcpStream};
 use std::sync::Arc;
 
 use super::auth::{is_anonymous, Login};
 use super::fs::{FsError, Keep, VirtualPath};
 use super::listing::{self, split_flags};
-use super::log::{Direction, LogLevel};
+use super::log::{Direction, Log, LogLevel};
 use super::mlsx::{self, FactSet};
 use super::transfer::{self, Job, Plan, Request, Running};
 use super::{help, Shared};
-use crate::control::{write_reply, LineReader, SharedStream};
+use crate::control::{LineReader, SharedStream};
 use crate::data::{canonical_ip, PassiveListener};
 use crate::limits::{MAX_LINE, MAX_LOGIN_FAILURES};
 use crate::protocol::address::{format_epsv_port, format_host_port};
-use crate::protocol::command::EpsvMode;
+use crate::protocol::command::{shown_in_logs, EpsvMode};
 use crate::protocol::{
     parse_command, Command, CommandError, Frame, Reply, ReplyCode, TransferType,
 };
@@ -126,13 +126,14 @@ impl Session {
     }
 
     fn send(&mut self, reply: Reply) -> io::Result<()> {
-        if self.shared.log.level >= LogLevel::Verbose {
-            let text = reply.to_string();
-            self.shared
-                .log
-                .dialogue(self.peer, self.user(), "<-", text.trim_end());
-        }
-        write_reply(&mut self.writer, &reply)
+        let user = self.user().map(str::to_string);
+        send_reply(
+            &self.shared.log,
+            self.peer,
+            user.as_deref(),
+            &mut self.writer,
+            &reply,
+        )
     }
 
     fn reply(&mut self, code: ReplyCode, text: impl AsRef<str>) -> io::Result<Flow> {
@@ -215,13 +216,9 @@ impl Session {
 
     fn line(&mut self, line: &str) -> io::Result<Flow> {
         if self.shared.log.level >= LogLevel::Verbose {
-            let is_pass = line
-                .get(..4)
-                .is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
-            let shown = if is_pass { "PASS ****" } else { line };
             self.shared
                 .log
-                .dialogue(self.peer, self.user(), "->", shown);
+                .dialogue(self.peer, self.user(), "->", shown_in_logs(line));
         }
         let parsed = parse_command(line);
         if !matches!(parsed, Ok(Command::Abor)) {
@@ -982,6 +979,22 @@ impl Session {
             Err(e) => self.fs_failure(e),
         }
     }
+}
+
+/// Writes `reply` in one `write` call and, with `-v`, logs it: the one way
+/// the server answers, from the session and from transfer threads.
+pub(super) fn send_reply(
+    log: &Log,
+    peer: SocketAddr,
+    user: Option<&str>,
+    mut writer: impl Write,
+    reply: &Reply,
+) -> io::Result<()> {
+    let wire = reply.to_string();
+    if log.level >= LogLevel::Verbose {
+        log.dialogue(peer, user, "<-", wire.trim_end());
+    }
+    writer.write_all(wire.as_bytes())
 }
 
 /// Which listing a data transfer carries.

@@ -19,9 +19,10 @@ use std::time::Instant;
 use socket2::Socket;
 
 use super::fs::{Upload, VirtualPath};
-use super::log::{Direction, LogLevel};
+use super::log::Direction;
+use super::session::send_reply;
 use super::Shared;
-use crate::control::{write_reply, SharedStream};
+use crate::control::SharedStream;
 use crate::data::{connect_active, PassiveListener};
 use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::protocol::{Reply, ReplyCode, TransferType};
@@ -161,13 +162,8 @@ fn run(request: Request, abort: &Abort) {
     let mut control = request.control.clone();
     let reply = |control: &mut SharedStream, code, text: String| {
         let reply = Reply::new(code, text);
-        if shared.log.level >= LogLevel::Verbose {
-            let wire = reply.to_string();
-            shared
-                .log
-                .dialogue(request.peer, request.user.as_deref(), "<-", wire.trim_end());
-        }
-        let _ = write_reply(control, &reply);
+        let user = request.user.as_deref();
+        let _ = send_reply(&shared.log, request.peer, user, control, &reply);
     };
 
     let connected = match request.plan {
