@@ -1,6 +1,8 @@
 //! The command table: every command the shell knows, with its aliases,
-//! usage, help text, argument counts and what its arguments complete to.
-//! Dispatch, `help` and tab completion all read this one table.
+//! usage, help text, argument counts, what its arguments complete to and
+//! the method that runs it. Dispatch, `help` and tab completion all read
+//! this one table, so a command added here is complete everywhere and a
+//! command cannot be listed without a handler.
 
 use std::io::Write;
 
@@ -27,51 +29,58 @@ pub struct Spec {
     pub remote: bool,
     /// What the first argument completes to.
     pub completes: Arg,
+    /// Runs it, once the argument count and the connection are checked.
+    pub(super) run: Handler,
 }
+
+/// A command's handler. It takes the shell with its output type erased so
+/// that one table, a non-generic constant, serves every `Shell<W>`.
+pub(super) type Handler =
+    for<'a, 'b> fn(&'a mut Shell<dyn Write + 'b>, &[String]) -> Result<Next, ShellError>;
 
 const ANY: usize = usize::MAX;
 
 macro_rules! spec {
-    ($name:literal, [$($alias:literal),*], $usage:literal, $help:literal, $min:expr, $max:expr, $remote:literal, $arg:ident) => {
-        Spec { name: $name, aliases: &[$($alias),*], usage: $usage, help: $help, args: ($min, $max), remote: $remote, completes: Arg::$arg }
+    ($name:literal, [$($alias:literal),*], $usage:literal, $help:literal, $min:expr, $max:expr, $remote:literal, $arg:ident, $run:ident) => {
+        Spec { name: $name, aliases: &[$($alias),*], usage: $usage, help: $help, args: ($min, $max), remote: $remote, completes: Arg::$arg, run: |shell, args| shell.$run(args) }
     };
 }
 
 /// Every command the shell knows.
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
-    spec!("get", [], "get REMOTE [LOCAL]", "download REMOTE (to LOCAL, default: its base name here)", 1, 2, true, Remote),
-    spec!("put", [], "put LOCAL [REMOTE]", "upload LOCAL (as REMOTE, default: its base name)", 1, 2, true, Local),
-    spec!("mget", [], "mget PATTERN...", "download every remote file matching the patterns (* ? [a-z])", 1, ANY, true, Remote),
-    spec!("mput", [], "mput PATTERN...", "upload every local file matching the patterns", 1, ANY, true, Local),
-    spec!("reget", [], "reget REMOTE [LOCAL]", "resume a download: append the rest of REMOTE to LOCAL", 1, 2, true, Remote),
-    spec!("reput", [], "reput LOCAL [REMOTE]", "resume an upload: send the rest of LOCAL", 1, 2, true, Local),
-    spec!("ls", ["dir"], "ls [PATH]", "list the remote directory (or PATH) in long form", 0, 1, true, Remote),
-    spec!("nls", [], "nls [PATH]", "list remote names only", 0, 1, true, Remote),
-    spec!("cd", ["cwd"], "cd DIR", "change the remote directory", 1, 1, true, Remote),
-    spec!("cdup", [], "cdup", "go to the parent remote directory", 0, 0, true, None),
-    spec!("pwd", [], "pwd", "print the remote directory", 0, 0, true, None),
-    spec!("mkdir", [], "mkdir DIR", "make a remote directory", 1, 1, true, Remote),
-    spec!("rmdir", [], "rmdir DIR", "remove an empty remote directory", 1, 1, true, Remote),
-    spec!("rm", ["delete"], "rm FILE", "delete a remote file", 1, 1, true, Remote),
-    spec!("rename", [], "rename FROM TO", "rename a remote file or directory", 2, 2, true, Remote),
-    spec!("size", [], "size FILE", "print the size of a remote file in bytes", 1, 1, true, Remote),
-    spec!("modtime", [], "modtime FILE", "print when a remote file was last modified (UTC)", 1, 1, true, Remote),
-    spec!("lcd", [], "lcd [DIR]", "change the local directory (default: home)", 0, 1, false, Local),
-    spec!("lpwd", [], "lpwd", "print the local directory", 0, 0, false, None),
-    spec!("lls", [], "lls [DIR]", "list a local directory", 0, 1, false, Local),
-    spec!("ascii", [], "ascii", "transfer files as text (TYPE A: line ends converted)", 0, 0, false, None),
-    spec!("binary", ["image"], "binary", "transfer files byte for byte (TYPE I, the default)", 0, 0, false, None),
-    spec!("passive", [], "passive", "passive data connections (EPSV, then PASV; the default)", 0, 0, false, None),
-    spec!("active", [], "active", "active data connections (EPRT, then PORT)", 0, 0, false, None),
-    spec!("open", [], "open HOST [PORT]", "connect and log in (as with the command line's user)", 1, 2, false, None),
-    spec!("close", ["disconnect"], "close", "log out and close the connection, stay in the shell", 0, 0, true, None),
-    spec!("user", [], "user NAME [PASSWORD]", "log in again as NAME", 1, 2, true, None),
-    spec!("status", [], "status", "show the connection and settings", 0, 0, false, None),
-    spec!("quote", ["literal"], "quote LINE...", "send a raw command and print the reply", 1, ANY, true, None),
-    spec!("verbose", [], "verbose [on|off]", "show the control dialogue (toggles without argument)", 0, 1, false, None),
-    spec!("help", ["?"], "help [COMMAND]", "show the commands, or how to use one", 0, 1, false, None),
-    spec!("quit", ["bye", "exit"], "quit", "close the session and exit", 0, 0, false, None),
+    spec!("get", [], "get REMOTE [LOCAL]", "download REMOTE (to LOCAL, default: its base name here)", 1, 2, true, Remote, get),
+    spec!("put", [], "put LOCAL [REMOTE]", "upload LOCAL (as REMOTE, default: its base name)", 1, 2, true, Local, put),
+    spec!("mget", [], "mget PATTERN...", "download every remote file matching the patterns (* ? [a-z])", 1, ANY, true, Remote, mget),
+    spec!("mput", [], "mput PATTERN...", "upload every local file matching the patterns", 1, ANY, true, Local, mput),
+    spec!("reget", [], "reget REMOTE [LOCAL]", "resume a download: append the rest of REMOTE to LOCAL", 1, 2, true, Remote, reget),
+    spec!("reput", [], "reput LOCAL [REMOTE]", "resume an upload: send the rest of LOCAL", 1, 2, true, Local, reput),
+    spec!("ls", ["dir"], "ls [PATH]", "list the remote directory (or PATH) in long form", 0, 1, true, Remote, ls),
+    spec!("nls", [], "nls [PATH]", "list remote names only", 0, 1, true, Remote, nls),
+    spec!("cd", ["cwd"], "cd DIR", "change the remote directory", 1, 1, true, Remote, cd),
+    spec!("cdup", [], "cdup", "go to the parent remote directory", 0, 0, true, None, cdup),
+    spec!("pwd", [], "pwd", "print the remote directory", 0, 0, true, None, pwd),
+    spec!("mkdir", [], "mkdir DIR", "make a remote directory", 1, 1, true, Remote, mkdir),
+    spec!("rmdir", [], "rmdir DIR", "remove an empty remote directory", 1, 1, true, Remote, rmdir),
+    spec!("rm", ["delete"], "rm FILE", "delete a remote file", 1, 1, true, Remote, rm),
+    spec!("rename", [], "rename FROM TO", "rename a remote file or directory", 2, 2, true, Remote, rename),
+    spec!("size", [], "size FILE", "print the size of a remote file in bytes", 1, 1, true, Remote, size),
+    spec!("modtime", [], "modtime FILE", "print when a remote file was last modified (UTC)", 1, 1, true, Remote, modtime),
+    spec!("lcd", [], "lcd [DIR]", "change the local directory (default: home)", 0, 1, false, Local, lcd),
+    spec!("lpwd", [], "lpwd", "print the local directory", 0, 0, false, None, lpwd),
+    spec!("lls", [], "lls [DIR]", "list a local directory", 0, 1, false, Local, lls),
+    spec!("ascii", [], "ascii", "transfer files as text (TYPE A: line ends converted)", 0, 0, false, None, ascii),
+    spec!("binary", ["image"], "binary", "transfer files byte for byte (TYPE I, the default)", 0, 0, false, None, binary),
+    spec!("passive", [], "passive", "passive data connections (EPSV, then PASV; the default)", 0, 0, false, None, passive),
+    spec!("active", [], "active", "active data connections (EPRT, then PORT)", 0, 0, false, None, active),
+    spec!("open", [], "open HOST [PORT]", "connect and log in (as with the command line's user)", 1, 2, false, None, open),
+    spec!("close", ["disconnect"], "close", "log out and close the connection, stay in the shell", 0, 0, true, None, close),
+    spec!("user", [], "user NAME [PASSWORD]", "log in again as NAME", 1, 2, true, None, user),
+    spec!("status", [], "status", "show the connection and settings", 0, 0, false, None, status),
+    spec!("quote", ["literal"], "quote LINE...", "send a raw command and print the reply", 1, ANY, true, None, quote),
+    spec!("verbose", [], "verbose [on|off]", "show the control dialogue (toggles without argument)", 0, 1, false, None, verbose),
+    spec!("help", ["?"], "help [COMMAND]", "show the commands, or how to use one", 0, 1, false, None, show_help),
+    spec!("quit", ["bye", "exit"], "quit", "close the session and exit", 0, 0, false, None, quit),
 ];
 
 /// Looks a command up by name or alias.
@@ -148,7 +157,7 @@ pub fn help(command: Option<&str>) -> Result<String, ShellError> {
     }
 }
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn show_help(&mut self, args: &[String]) -> Result<Next, ShellError> {
         eprint!("{}", help(args.first().map(String::as_str))?);
         Ok(Next::Continue)

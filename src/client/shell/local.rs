@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Next, Shell, ShellError};
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn lcd(&mut self, args: &[String]) -> Result<Next, ShellError> {
         let dir = match args.first() {
             Some(d) => PathBuf::from(d),

@@ -70,14 +70,18 @@ pub struct Settings {
 }
 
 /// The shell: a client (or none, after `close`) and where results go.
-pub struct Shell<W: Write> {
+///
+/// `W` may be unsized and `out` is the last field so that `&mut Shell<W>`
+/// coerces to `&mut Shell<dyn Write>`, the type the command table's
+/// handlers take.
+pub struct Shell<W: Write + ?Sized> {
     client: Option<Client>,
     settings: Settings,
-    out: W,
     interrupt: Arc<AtomicBool>,
     progress: bool,
     names: NameCache,
     names_stale: bool,
+    out: W,
 }
 
 impl<W: Write> Shell<W> {
@@ -92,38 +96,16 @@ impl<W: Write> Shell<W> {
         let mut shell = Shell {
             client: None,
             settings,
-            out,
             interrupt,
             progress: io::stderr().is_terminal(),
             names: NameCache::default(),
             names_stale: true,
+            out,
         };
         if let Some(client) = client {
             shell.adopt(client);
         }
         shell
-    }
-
-    fn adopt(&mut self, mut client: Client) {
-        client.verbose = self.settings.verbose;
-        client.ascii = self.settings.ascii;
-        client.passive = self.settings.passive;
-        client.interrupt = Arc::clone(&self.interrupt);
-        self.client = Some(client);
-        self.names_stale = true;
-    }
-
-    fn client(&mut self) -> Result<&mut Client, ShellError> {
-        self.client
-            .as_mut()
-            .ok_or_else(|| ShellError::Usage("not connected: use open HOST [PORT] first".into()))
-    }
-
-    fn print(&mut self, text: &str) -> Result<(), ShellError> {
-        self.out
-            .write_all(text.as_bytes())
-            .and_then(|_| self.out.flush())
-            .map_err(|e| ShellError::Local(format!("writing to stdout: {e}")))
     }
 
     /// Runs one command line.
@@ -146,40 +128,69 @@ impl<W: Write> Shell<W> {
         if spec.remote {
             self.client()?;
         }
-        match spec.name {
-            "get" => self.get(args),
-            "put" => self.put(args),
-            "reget" => self.reget(args),
-            "reput" => self.reput(args),
-            "mget" => self.mget(args),
-            "mput" => self.mput(args),
-            "ls" => self.ls(args),
-            "nls" => self.nls(args),
-            "cd" => self.cd(args),
-            "cdup" => self.cdup(args),
-            "pwd" => self.pwd(args),
-            "mkdir" => self.mkdir(args),
-            "rmdir" => self.rmdir(args),
-            "rm" => self.rm(args),
-            "rename" => self.rename(args),
-            "size" => self.size(args),
-            "modtime" => self.modtime(args),
-            "lcd" => self.lcd(args),
-            "lpwd" => self.lpwd(args),
-            "lls" => self.lls(args),
-            "ascii" => self.ascii(args),
-            "binary" => self.binary(args),
-            "passive" => self.passive(args),
-            "active" => self.active(args),
-            "open" => self.open(args),
-            "close" => self.close(args),
-            "user" => self.user(args),
-            "status" => self.status(args),
-            "quote" => self.quote(args),
-            "verbose" => self.verbose(args),
-            "help" => self.show_help(args),
-            "quit" => self.quit(args),
-            other => unreachable!("command {other} in the table has no handler"),
-        }
+        (spec.run)(self, args)
+    }
+}
+
+impl<W: Write + ?Sized> Shell<W> {
+    fn adopt(&mut self, mut client: Client) {
+        client.verbose = self.settings.verbose;
+        client.ascii = self.settings.ascii;
+        client.passive = self.settings.passive;
+        client.interrupt = Arc::clone(&self.interrupt);
+        self.client = Some(client);
+        self.names_stale = true;
+    }
+
+    fn client(&mut self) -> Result<&mut Client, ShellError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| ShellError::Usage("not connected: use open HOST [PORT] first".into()))
+    }
+
+    fn print(&mut self, text: &str) -> Result<(), ShellError> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|_| self.out.flush())
+            .map_err(|e| ShellError::Local(format!("writing to stdout: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline_shell() -> Shell<Vec<u8>> {
+        let settings = Settings {
+            user: "anonymous".into(),
+            password: String::new(),
+            timeout: Duration::from_secs(5),
+            verbose: false,
+            ascii: false,
+            passive: true,
+        };
+        Shell::new(None, settings, Vec::new(), Arc::default())
+    }
+
+    #[test]
+    fn commands_run_through_the_table_after_their_checks() {
+        let mut shell = offline_shell();
+        assert_eq!(shell.execute("lpwd").unwrap(), Next::Continue);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            String::from_utf8(shell.out.clone()).unwrap(),
+            format!("{}\n", cwd.display())
+        );
+        let err = |shell: &mut Shell<Vec<u8>>, line| shell.execute(line).unwrap_err().to_string();
+        assert_eq!(
+            err(&mut shell, "pwd"),
+            "not connected: use open HOST [PORT] first"
+        );
+        assert_eq!(err(&mut shell, "get"), "usage: get REMOTE [LOCAL]");
+        assert_eq!(
+            err(&mut shell, "gte x"),
+            "unknown command 'gte'; did you mean 'get'?"
+        );
+        assert_eq!(shell.execute("bye").unwrap(), Next::Quit);
     }
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use super::{Next, Shell, ShellError};
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn ascii(&mut self, _args: &[String]) -> Result<Next, ShellError> {
         self.set_ascii(true)
     }

@@ -16,7 +16,7 @@ pub(super) enum Size<'a> {
     Local(&'a Path),
 }
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     /// Runs one transfer with a progress bar (at a terminal) and prints the
     /// summary line after it.
     pub(super) fn transfer(

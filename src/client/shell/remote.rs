@@ -10,7 +10,7 @@ use std::io::Write;
 use super::{Next, Shell, ShellError};
 use crate::client::Client;
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn ls(&mut self, args: &[String]) -> Result<Next, ShellError> {
         self.list(args, true)
     }

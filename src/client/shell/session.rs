@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use super::{Next, Shell, ShellError};
 use crate::client::{Client, ClientError};
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn open(&mut self, args: &[String]) -> Result<Next, ShellError> {
         let port = match args.get(1).map(String::as_str) {
             Some(p) => p

@@ -12,7 +12,7 @@ use super::progress::Size;
 use super::{Next, Shell, ShellError};
 use crate::client::glob::{has_wildcards, matches};
 
-impl<W: Write> Shell<W> {
+impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn get(&mut self, args: &[String]) -> Result<Next, ShellError> {
         let local = local_target(&args[0], args.get(1).map(String::as_str))?;
         self.transfer("get", &args[0], Size::Remote(&args[0]), |c, p| {
