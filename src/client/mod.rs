@@ -6,9 +6,10 @@
 //! `impl Client` is spread over child modules, one per theme:
 //!
 //! - `login`: USER/PASS.
-//! - `data_channel`: EPSV/PASV and EPRT/PORT, the client's data listener.
+//! - `data_channel`: EPSV/PASV and EPRT/PORT, the client's data listener,
+//!   the replies that open and close a transfer, and ABOR.
 //! - `files`: remote directory and file commands (CWD, PWD, MKD, SIZE...).
-//! - `transfer`: RETR, STOR/APPE, LIST/NLST, resuming, TYPE, ABOR.
+//! - `transfer`: RETR, STOR/APPE, LIST/NLST, resuming, TYPE.
 //!
 //! Public modules:
 //!

@@ -2,8 +2,9 @@
 //! terminal with line editing, or a terminal without it; and the polite
 //! QUIT at the end of input.
 //!
-//! Batch semantics follow `sftp -b`: the first command that fails stops the
-//! run with exit status 1, unless it was written with a leading `-`.
+//! The batch loop is where the `sftp -b` semantics of the module above are
+//! kept: a batch cannot ask what to do after a failure, so it stops unless
+//! the line said (with a leading `-`) that failing is fine.
 
 use std::io::{self, BufRead, Write};
 

@@ -1,6 +1,6 @@
 //! Mode commands: ascii and binary (TYPE A or I, RFC 959 §3.1.1), passive
-//! and active (EPSV/PASV or EPRT/PORT), verbose, and status, which shows
-//! them all.
+//! and active (EPSV/PASV or EPRT/PORT, RFC 2428), verbose, and status,
+//! which shows them all.
 //!
 //! A mode lives in the shell's settings, not only in the client, so it
 //! survives `close` and applies to the next `open`.

@@ -2,8 +2,9 @@
 //! mget and mput over wildcard patterns (matched on this side: NLST names
 //! for mget, the local directory for mput).
 //!
-//! Without a target name a file keeps its base name. Uploads make the
-//! remote name cache stale; downloads leave it as it is.
+//! Without a target name a file keeps its base name. Uploads mark the
+//! remote name cache stale, since they add names tab completion should
+//! offer; downloads change nothing remote and leave it alone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
