@@ -20,4 +20,5 @@ pub mod limits;
 pub mod protocol;
 pub mod sendfile;
 pub mod server;
+pub mod storage;
 pub mod time;

@@ -1,26 +1,38 @@
 //! Property: `VirtualPath::join` always yields a normalized absolute path
 //! (starts with `/`; no empty, `.` or `..` component; no trailing `/` except
-//! the root itself), joining is idempotent, and `Jail` resolution
-//! (`existing`, `directory`, `new_entry`) never returns a real path outside
-//! the canonical jail root, even through symbolic links leading out of it.
+//! the root itself), joining is idempotent, and nothing that `LocalDisk`
+//! hands back (`stat`, `lstat`, `list`, `open_read`, `unique_name`) lies
+//! outside the root, even through symbolic links leading out of it.
+//!
+//! "Inside" is checked by identity, not by path: before fuzzing, the real
+//! root is walked with `std::fs` without following links, and the device
+//! and inode of every entry in it (the root included) are recorded. Every
+//! entry the back end reports, and every file it opens, must be one of
+//! those; `/etc`, `/` or the root's parent never are.
 //!
 //! Input layout: UTF-8; up to the first LF is the working directory (joined
 //! to `/`), the rest is the client's argument. Without an LF the working
 //! directory is `/`.
 //!
-//! The jail is a fixed directory under the system temp dir, built once per
+//! The root is a fixed directory under the system temp dir, built once per
 //! process (idempotently, so parallel `-jobs` share it) with files, subdirs
-//! and links out of it (`etc` -> /etc, `sub/up` -> ../.., `abs` -> /),
-//! a link inside it (`inner` -> sub), a dangling link and a link loop.
+//! and links out of it (`etc` -> /etc, `sub/up` -> ../.., `abs` -> /,
+//! `up` -> ..), links inside it (`inner` -> sub, `sub/deeper/top` -> ../..),
+//! a dangling link and a link loop. The target only reads: the tree never
+//! changes, so the inode set stays true.
 #![no_main]
 
+use std::collections::HashSet;
 use std::io;
-use std::os::unix::fs::symlink;
-use std::path::PathBuf;
+use std::os::unix::fs::{symlink, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ftp::server::fs::{Jail, VirtualPath};
+use ftp::storage::{LocalDisk, Storage, VirtualPath};
 use libfuzzer_sys::fuzz_target;
+
+/// Entries of one listing checked at most (the fixture's are small).
+const MAX_ENTRIES: usize = 64;
 
 fn ignore_exists(r: io::Result<()>) {
     match r {
@@ -29,9 +41,34 @@ fn ignore_exists(r: io::Result<()>) {
     }
 }
 
-fn jail() -> &'static Jail {
-    static JAIL: OnceLock<Jail> = OnceLock::new();
-    JAIL.get_or_init(|| {
+/// Device and inode of everything really inside `root`, links not followed.
+fn inodes_inside(root: &Path) -> HashSet<(u64, u64)> {
+    let mut seen = HashSet::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let meta = std::fs::symlink_metadata(&dir).expect("jail walk");
+        seen.insert((meta.dev(), meta.ino()));
+        for entry in std::fs::read_dir(&dir).expect("jail walk") {
+            let path = entry.expect("jail walk").path();
+            let meta = std::fs::symlink_metadata(&path).expect("jail walk");
+            if meta.is_dir() {
+                dirs.push(path);
+            } else {
+                seen.insert((meta.dev(), meta.ino()));
+            }
+        }
+    }
+    seen
+}
+
+struct Fixture {
+    disk: LocalDisk,
+    inside: HashSet<(u64, u64)>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
         let root: PathBuf = std::env::temp_dir().join("ftp-fuzz-path-jail");
         std::fs::create_dir_all(root.join("sub/deeper")).expect("jail dirs");
         std::fs::create_dir_all(root.join("dir with space")).expect("jail dirs");
@@ -40,11 +77,16 @@ fn jail() -> &'static Jail {
         }
         ignore_exists(symlink("/etc", root.join("etc")));
         ignore_exists(symlink("/", root.join("abs")));
+        ignore_exists(symlink("..", root.join("up")));
         ignore_exists(symlink("../..", root.join("sub/up")));
+        ignore_exists(symlink("../..", root.join("sub/deeper/top")));
         ignore_exists(symlink("sub", root.join("inner")));
         ignore_exists(symlink("/nonexistent-ftp-fuzz", root.join("dangling")));
         ignore_exists(symlink("loop", root.join("loop")));
-        Jail::new(&root).expect("jail root")
+        Fixture {
+            disk: LocalDisk::new(&root).expect("jail root"),
+            inside: inodes_inside(&root),
+        }
     })
 }
 
@@ -62,6 +104,14 @@ fn check_normalized(v: &VirtualPath) {
     assert_eq!(v.join("").as_ref().ok(), Some(v));
 }
 
+fn assert_inside(f: &Fixture, what: &str, v: &VirtualPath, unique: Option<(u64, u64)>) {
+    let unique = unique.unwrap_or_else(|| panic!("{what} {v}: the local disk has inodes"));
+    assert!(
+        f.inside.contains(&unique),
+        "{what} {v} reached {unique:?}, which is not inside the root"
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
         return;
@@ -77,17 +127,30 @@ fuzz_target!(|data: &[u8]| {
     };
     check_normalized(&v);
 
-    let jail = jail();
-    let root = jail.root();
-    if let Ok(real) = jail.existing(&v) {
-        assert!(real.starts_with(root), "{v} -> {real:?} escapes {root:?}");
+    let f = fixture();
+    let disk = &f.disk;
+    if let Ok(meta) = disk.stat(&v) {
+        assert_inside(f, "stat", &v, meta.unique);
     }
-    if let Ok(real) = jail.directory(&v) {
-        assert!(real.starts_with(root), "{v} -> {real:?} escapes {root:?}");
+    if let Ok(meta) = disk.lstat(&v) {
+        assert_inside(f, "lstat", &v, meta.unique);
     }
-    if let Ok((dir, name)) = jail.new_entry(&v) {
-        assert!(dir.starts_with(root), "{v} -> {dir:?} escapes {root:?}");
-        assert!(!matches!(name.as_str(), "" | "." | "..") && !name.contains('/'));
-        assert!(dir.join(&name).starts_with(root));
+    if let Ok(entries) = disk.list(&v) {
+        let dir = disk.stat(&v).expect("a listed directory has metadata");
+        assert!(dir.is_dir(), "listed {v}, which is not a directory");
+        for entry in entries.take(MAX_ENTRIES).flatten() {
+            let name = &entry.name;
+            assert!(!matches!(name.as_str(), "" | "." | "..") && !name.contains('/'));
+            assert_inside(f, "list", &v, entry.meta.unique);
+        }
+    }
+    if let Ok(mut file) = disk.open_read(&v, 0) {
+        let local = file.as_local_file().expect("the local disk opens local files");
+        let meta = local.metadata().expect("fstat of an open file");
+        assert_inside(f, "open_read", &v, Some((meta.dev(), meta.ino())));
+    }
+    if let Ok(name) = disk.unique_name(&v) {
+        assert_eq!(name.parent(), v, "unique_name({v}) = {name}");
+        assert!(name.file_name().is_some_and(|n| n.starts_with("stou.")));
     }
 });
