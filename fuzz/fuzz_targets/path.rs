@@ -149,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
         let meta = local.metadata().expect("fstat of an open file");
         assert_inside(f, "open_read", &v, Some((meta.dev(), meta.ino())));
     }
-    if let Ok(name) = disk.unique_name(&v) {
+    if let Ok(name) = disk.unique_name(&v, "stou") {
         assert_eq!(name.parent(), v, "unique_name({v}) = {name}");
         assert!(name.file_name().is_some_and(|n| n.starts_with("stou.")));
     }

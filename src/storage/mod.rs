@@ -177,8 +177,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// file there.
     fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError>;
 
-    /// A path in the directory `dir` that no entry has yet (STOU).
-    fn unique_name(&self, dir: &VirtualPath) -> Result<VirtualPath, StorageError>;
+    /// A path in the directory `dir` that no entry has yet (STOU): `stem`
+    /// itself, or `stem.N`. The caller picks the stem (the session stamps
+    /// it with the time), so back ends need no clock.
+    fn unique_name(&self, dir: &VirtualPath, stem: &str) -> Result<VirtualPath, StorageError>;
 
     /// Removes the bookkeeping of uploads that a killed server left behind
     /// (start-up). Returns how many were removed.

@@ -1,0 +1,146 @@
+//! What LocalDisk hands out: a directory listing streamed from its handle,
+//! a file open for reading, and an upload in progress in a handle of its
+//! directory.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use cap_std::fs::{Dir, ReadDir};
+
+use super::{convert, fail, is_temp_name, Registry};
+use crate::storage::{Entry, ReadFile, StorageError, Upload, VirtualPath};
+
+/// A directory being listed: its handle (for reading links) and its entries.
+#[derive(Debug)]
+pub(super) struct Listing {
+    pub dir: Dir,
+    pub entries: ReadDir,
+    pub path: VirtualPath,
+}
+
+impl Iterator for Listing {
+    type Item = Result<Entry, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let entry = match self.entries.next()? {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(fail(&self.path, e))),
+            };
+            let os_name = entry.file_name();
+            if is_temp_name(&os_name) || os_name == "." || os_name == ".." {
+                continue;
+            }
+            // An entry that vanished meanwhile is simply not listed.
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            // The link's text as stored (an absolute target included: it
+            // is shown, never followed).
+            let link_target = meta
+                .is_symlink()
+                .then(|| self.dir.read_link_contents(&os_name).ok())
+                .flatten()
+                .map(|t| t.to_string_lossy().into_owned());
+            return Some(Ok(Entry {
+                name: os_name.to_string_lossy().into_owned(),
+                meta: convert(&meta),
+                link_target,
+            }));
+        }
+    }
+}
+
+/// A regular file open for reading.
+#[derive(Debug)]
+pub(super) struct LocalFile {
+    pub file: File,
+    pub size: u64,
+}
+
+impl Read for LocalFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl ReadFile for LocalFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn as_local_file(&mut self) -> Option<&mut File> {
+        Some(&mut self.file)
+    }
+}
+
+/// An upload in progress: a temporary file in a handle of its directory.
+/// Dropped without [`commit`](Upload::commit), it removes the temporary.
+#[derive(Debug)]
+pub(super) struct LocalUpload {
+    /// `None` once committed or aborted.
+    pub file: Option<File>,
+    /// The target's directory, wherever it is renamed to meanwhile.
+    pub dir: Arc<Dir>,
+    pub temp: String,
+    pub name: String,
+    pub path: VirtualPath,
+    pub no_clobber: bool,
+    pub id: u64,
+    pub active: Registry,
+}
+
+impl LocalUpload {
+    fn file(&mut self) -> io::Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the upload is finished"))
+    }
+
+    pub(super) fn deregister(&self) {
+        self.active.lock().expect("registry lock").remove(&self.id);
+    }
+}
+
+impl Write for LocalUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file()?.flush()
+    }
+}
+
+impl Upload for LocalUpload {
+    fn path(&self) -> &VirtualPath {
+        &self.path
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+        drop(self.file.take());
+        let dir = &self.dir;
+        let placed = if self.no_clobber {
+            // link(2) fails if the name exists: no race with another upload.
+            dir.hard_link(&self.temp, dir, &self.name)
+                .and_then(|()| dir.remove_file(&self.temp))
+        } else {
+            dir.rename(&self.temp, dir, &self.name)
+        };
+        self.deregister();
+        placed.map_err(|e| {
+            let _ = dir.remove_file(&self.temp);
+            fail(&self.path, e)
+        })
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = self.dir.remove_file(&self.temp);
+            self.deregister();
+        }
+    }
+}
