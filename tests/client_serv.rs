@@ -1092,8 +1092,8 @@ fn the_library_api_drives_a_whole_session() {
     client.quit().expect("quit");
 }
 
-// Known client bugs: each test states the correct behaviour and is ignored
-// until the bug is fixed (run them with `cargo test -- --ignored`).
+// Regressions: client bugs found and fixed (7d9f1bc and the security review);
+// each test states the correct behaviour.
 
 #[test]
 fn binary_downloads_stay_binary_after_user_logs_in_again() {
@@ -1114,7 +1114,8 @@ fn binary_downloads_stay_binary_after_user_logs_in_again() {
         &[],
     );
     assert_file_is(&local.path().join("one.bin"), &data);
-    // Fails today: two.bin is "a\r\nb\r\nc\r\n" (sent in TYPE A).
+    // The bug: REIN reset the server to TYPE A while the client's cache
+    // still said I, so two.bin arrived as "a\r\nb\r\nc\r\n".
     assert_file_is(&local.path().join("two.bin"), &data);
 }
 
@@ -1125,8 +1126,8 @@ fn mget_skips_directories_that_match_a_pattern() {
     fs::create_dir(server.root().join("adir")).unwrap();
     fs::write(server.root().join("a.txt"), b"hi\n").unwrap();
     fs::write(server.root().join("b.txt"), b"ho\n").unwrap();
-    // Fails today: `RETR adir failed: the server answered 550 /adir: is a
-    // directory`, status 1, and files after adir in NLST order are skipped.
+    // The bug: `RETR adir failed: the server answered 550 /adir: is a
+    // directory`, status 1, and files after adir in NLST order were skipped.
     cli_ok(&server, local.path(), "mget *\n", &[]);
     assert_eq!(dir_names(local.path()), ["a.txt", "b.txt"]);
 }
@@ -1135,7 +1136,7 @@ fn mget_skips_directories_that_match_a_pattern() {
 fn the_first_dash_c_command_may_be_a_tolerated_one() {
     let server = Server::start();
     let local = tempfile::tempdir().unwrap();
-    // Fails today with status 2: `error: unexpected argument '-r' found`.
+    // The bug: status 2, `error: unexpected argument '-r' found`.
     let out = cli_c(&server, local.path(), "-rm nothing.bin; mkdir made");
     assert_eq!(out.code(), 0, "{out}");
     assert!(server.root().join("made").is_dir());
