@@ -1,24 +1,25 @@
-//! A file transfer server and client that speak FTP (RFC 959, with RFC 2428
-//! extended addresses).
+//! A file transfer server and client that speak FTP (RFC 959, with RFC 2389,
+//! 2428 and 3659).
 //!
-//! The architecture in one paragraph: [`protocol`] is what crosses the
-//! control channel, as plain data with parsers and serializers and no I/O.
-//! [`control`] turns a byte stream into capped lines and replies for both
-//! sides. [`server`] is the listener, one thread per session running the
-//! session state machine, the data channel (a fresh passive listener per
-//! transfer) and the file-system jail under `--root`. [`client`] is a
-//! [`client::Client`] library type for sessions and transfers and the `ftp>`
-//! command loop built on it. The binaries in `src/bin/` only parse arguments
-//! and call these. spec/PROTOCOL.md describes the protocol as spoken here.
+//! The architecture in one paragraph (spec/ARCHITECTURE.md has the map):
+//! [`protocol`] is what crosses the control channel, as plain data with
+//! parsers and serializers and no I/O. [`transport`] moves bytes for both
+//! sides: the control connection as capped lines and replies, the data
+//! channel's connections, and the [`transport::Stream`] seam beneath them
+//! (plain TCP, with `sendfile(2)`). [`storage`] is every file operation
+//! behind one trait, with [`storage::LocalDisk`] resolving each path beneath
+//! a handle of the root so the kernel keeps clients inside it. [`server`] is
+//! the listener, a session state machine with no I/O inside, the drivers
+//! that run it (over TCP, or in memory for tests and fuzzing) and the one
+//! mapping from failures to replies. [`client`] is a [`client::Client`]
+//! library type and the `ftp>` shell built on it. The binaries in
+//! `src/bin/` only parse arguments and call these.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
-pub mod control;
-pub mod data;
 pub mod limits;
 pub mod protocol;
-pub mod sendfile;
 pub mod server;
 pub mod storage;
-pub mod time;
+pub mod transport;

@@ -49,5 +49,10 @@ pub const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
 /// Failed logins after which a control connection is closed (with 421).
 pub const MAX_LOGIN_FAILURES: u32 = 3;
 
+/// Directories with at most this many entries are listed sorted by name;
+/// larger ones stream in the storage's order, so that listing a directory
+/// of 100,000 entries never holds it whole (sorting needs every entry).
+pub const LISTING_SORT_LIMIT: usize = 1000;
+
 /// How long a stopping server lets running transfers finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -44,8 +44,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ftp::client::{Client, StoreMode};
-use ftp::control::{write_command, LineReader};
 use ftp::protocol::{Command, Reply};
+use ftp::transport::control::{write_command, LineReader};
 
 const MIB: f64 = 1024.0 * 1024.0;
 

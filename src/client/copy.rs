@@ -166,7 +166,8 @@ pub fn send_file(file: &mut File, data: &mut TcpStream, watch: &mut Watch) -> io
     let mut idle_since = Instant::now();
     loop {
         watch.check(idle_since)?;
-        match crate::sendfile::send_chunk(data, file, crate::sendfile::CHUNK) {
+        match crate::transport::sendfile::send_chunk(data, file, crate::transport::sendfile::CHUNK)
+        {
             Ok(0) => return Ok(total),
             Ok(n) => {
                 total += n as u64;
@@ -174,7 +175,7 @@ pub fn send_file(file: &mut File, data: &mut TcpStream, watch: &mut Watch) -> io
                 (watch.progress)(total);
             }
             Err(e) if would_block(&e) => {}
-            Err(e) if total == 0 && crate::sendfile::unsupported(&e) => {
+            Err(e) if total == 0 && crate::transport::sendfile::unsupported(&e) => {
                 return send(file, data, false, watch)
             }
             Err(e) => return Err(e),

@@ -14,10 +14,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::{connect_reason, describe, Client, ClientError, Result};
-use crate::data::{canonical_ip, PassiveListener};
 use crate::protocol::address::{find_epsv_port, find_host_port};
 use crate::protocol::command::EpsvMode;
 use crate::protocol::{Command, Reply, ReplyCode};
+use crate::transport::data::{canonical_ip, PassiveListener};
 
 /// A data connection being set up.
 enum Pending {

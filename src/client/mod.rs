@@ -37,9 +37,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::control::{write_command, LineReader, ReadReplyError};
 use crate::protocol::command::shown_in_logs;
 use crate::protocol::{Command, Reply, ReplyCode, TransferType};
+use crate::transport::control::{write_command, LineReader, ReadReplyError};
 
 /// What went wrong, with enough context to act on.
 #[derive(Debug, thiserror::Error)]

@@ -1,18 +1,26 @@
-//! Directory listings: LIST in the `ls -l` form and NLST as bare names.
+//! Directory listings, generated entry by entry from the storage seam's
+//! metadata: LIST in the `ls -l` form, NLST as bare names and MLSD as
+//! RFC 3659 §7 facts.
 //!
 //! LIST has no standard format (RFC 959 §4.1.3 leaves it to the system), so
 //! it follows what lftp, curl, FileZilla and browsers parse: the Unix `ls -l`
 //! layout, with owner and group shown as `ftp` (numeric ids of the server's
 //! accounts are none of the client's business, and vsftpd does the same).
-//! Upload temporaries are never shown; dot files only with `-a`.
+//! Dot files only with `-a`.
+//!
+//! A [`Listing`] is produced as it is sent: directories of up to
+//! [`LISTING_SORT_LIMIT`] entries are sorted by name, larger ones stream in
+//! the back end's order, so a directory of 100,000 entries is never held
+//! whole in memory.
 
-use std::fs::{self, Metadata};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::fs::{is_temp_name, FsError, Jail, VirtualPath};
-use crate::time::ls_date;
+use super::mlsx::{facts, FactSet};
+use super::time::ls_date;
+use crate::limits::LISTING_SORT_LIMIT;
+use crate::storage::{Entries, Entry, Kind, Metadata, Storage, StorageError, VirtualPath};
 
 /// Options given to LIST/NLST as `ls`-style flags (`-a`, `-l`, `-la`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -38,86 +46,170 @@ pub fn split_flags(arg: Option<&str>) -> (ListFlags, Option<&str>) {
     (flags, Some(rest).filter(|r| !r.is_empty()))
 }
 
-/// One entry to list.
-pub(super) struct Entry {
-    pub name: String,
-    pub meta: Metadata,
-    pub link_target: Option<String>,
+/// Which listing, and its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// LIST: `ls -l` lines.
+    Long(ListFlags),
+    /// NLST: names.
+    Names(ListFlags),
+    /// MLSD: facts; `writable` says whether the session may write.
+    Machine { facts: FactSet, writable: bool },
 }
 
-/// The entries of directory `v` (or `v` itself if it is a file), sorted by
-/// name, without upload temporaries and, unless `flags.all`, dot files.
-pub(super) fn entries(
-    jail: &Jail,
-    v: &VirtualPath,
-    flags: ListFlags,
-) -> Result<Vec<Entry>, FsError> {
-    let real = jail.existing(v)?;
-    let meta = fs::metadata(&real).map_err(|e| FsError::from_io(v, e))?;
-    if !meta.is_dir() {
-        let name = v.file_name().unwrap_or("/").to_string();
-        return Ok(vec![Entry {
-            name,
-            meta,
-            link_target: None,
-        }]);
+impl Format {
+    fn shows_dot_files(self) -> bool {
+        match self {
+            Format::Long(f) | Format::Names(f) => f.all,
+            Format::Machine { .. } => true,
+        }
     }
-    let mut out = Vec::new();
-    for entry in fs::read_dir(&real).map_err(|e| FsError::from_io(v, e))? {
-        let entry = entry.map_err(|e| FsError::from_io(v, e))?;
-        let os_name = entry.file_name();
-        if is_temp_name(&os_name) {
-            continue;
-        }
-        let name = os_name.to_string_lossy().into_owned();
-        // A line end inside a name would break the listing's lines; RFC 3659
-        // §2.2 allows omitting such names.
-        if name.contains(['\r', '\n']) {
-            continue;
-        }
-        if name.starts_with('.') && !flags.all {
-            continue;
-        }
-        // An entry that vanished meanwhile is simply not listed.
-        let Ok(meta) = entry.path().symlink_metadata() else {
-            continue;
+}
+
+/// A listing being produced, one line at a time.
+pub struct Listing {
+    storage: Arc<dyn Storage>,
+    dir: VirtualPath,
+    format: Format,
+    /// Entries read ahead (sorted when the directory was small).
+    head: std::vec::IntoIter<Entry>,
+    /// The rest of a large directory, streamed.
+    rest: Option<Entries>,
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing")
+            .field("dir", &self.dir)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listing {
+    /// Starts listing `v`: a directory's entries, or a file as itself
+    /// (LIST and NLST only; MLSD of a file is
+    /// [`StorageError::NotADirectory`]).
+    pub fn open(
+        storage: &Arc<dyn Storage>,
+        v: &VirtualPath,
+        format: Format,
+    ) -> Result<Listing, StorageError> {
+        let meta = storage.stat(v)?;
+        let mut listing = Listing {
+            storage: Arc::clone(storage),
+            dir: v.clone(),
+            format,
+            head: Vec::new().into_iter(),
+            rest: None,
         };
-        let link_target = meta
-            .file_type()
-            .is_symlink()
-            .then(|| link_target(&entry.path()))
-            .flatten();
-        out.push(Entry {
-            name,
-            meta,
-            link_target,
-        });
+        if !meta.is_dir() {
+            if matches!(format, Format::Machine { .. }) {
+                return Err(StorageError::NotADirectory(v.clone()));
+            }
+            let name = v.file_name().unwrap_or("/").to_string();
+            listing.dir = v.parent();
+            listing.head = vec![Entry {
+                name,
+                meta,
+                link_target: None,
+            }]
+            .into_iter();
+            return Ok(listing);
+        }
+        let mut entries = storage.list(v)?;
+        let mut head = Vec::new();
+        for entry in entries.by_ref() {
+            // A read error ends the listing where it happened.
+            let Ok(entry) = entry else { break };
+            if entry.name.starts_with('.') && !format.shows_dot_files() {
+                continue;
+            }
+            head.push(entry);
+            if head.len() > LISTING_SORT_LIMIT {
+                listing.rest = Some(entries);
+                break;
+            }
+        }
+        if listing.rest.is_none() {
+            head.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        listing.head = head.into_iter();
+        Ok(listing)
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
 
-fn link_target(path: &Path) -> Option<String> {
-    fs::read_link(path)
-        .ok()
-        .map(|t| t.to_string_lossy().into_owned())
+    fn next_entry(&mut self) -> Option<Entry> {
+        if let Some(e) = self.head.next() {
+            return Some(e);
+        }
+        let shows_dots = self.format.shows_dot_files();
+        let rest = self.rest.as_mut()?;
+        for entry in rest.by_ref() {
+            let Ok(entry) = entry else { break };
+            if entry.name.starts_with('.') && !shows_dots {
+                continue;
+            }
+            return Some(entry);
+        }
+        self.rest = None;
+        None
+    }
+
+    /// The next line, CRLF-terminated; `now` decides the `ls -l` date form.
+    pub fn next_line(&mut self, now: SystemTime) -> Option<String> {
+        loop {
+            let e = self.next_entry()?;
+            // A line end inside a name would break the listing's lines;
+            // RFC 3659 §2.2 allows omitting such names.
+            if e.name.contains(['\r', '\n']) {
+                continue;
+            }
+            let line = match self.format {
+                Format::Long(_) => long_line(&e, now),
+                Format::Names(_) => format!("{}\r\n", e.name),
+                Format::Machine {
+                    facts: set,
+                    writable,
+                } => {
+                    // MLSD shows what a link points to, not the link itself.
+                    let meta = if e.meta.kind == Kind::Symlink {
+                        let Ok(target) = self.dir.join(&e.name).and_then(|p| self.storage.stat(&p))
+                        else {
+                            continue;
+                        };
+                        target
+                    } else {
+                        e.meta
+                    };
+                    format!("{}{}\r\n", facts(&meta, set, writable), e.name)
+                }
+            };
+            return Some(line);
+        }
+    }
+
+    /// Writes the whole listing to `out`; returns the bytes written.
+    pub fn write_to(&mut self, out: &mut impl Write, now: SystemTime) -> io::Result<u64> {
+        let mut sent = 0;
+        while let Some(line) = self.next_line(now) {
+            out.write_all(line.as_bytes())?;
+            sent += line.len() as u64;
+        }
+        Ok(sent)
+    }
 }
 
 /// The `ls -l` permission column: type letter and nine permission bits.
 fn mode_string(meta: &Metadata) -> String {
-    let kind = meta.file_type();
-    let t = if kind.is_dir() {
-        'd'
-    } else if kind.is_symlink() {
-        'l'
-    } else {
-        '-'
+    let t = match meta.kind {
+        Kind::Dir => 'd',
+        Kind::Symlink => 'l',
+        Kind::File | Kind::Other => '-',
     };
-    let mode = meta.permissions().mode();
     let mut s = String::with_capacity(10);
     s.push(t);
     for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 7;
+        let bits = (meta.mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
         s.push(if bits & 1 != 0 { 'x' } else { '-' });
@@ -125,42 +217,43 @@ fn mode_string(meta: &Metadata) -> String {
     s
 }
 
-/// LIST output for `v`: one `ls -l` line per entry, CRLF-terminated.
-pub fn list(jail: &Jail, v: &VirtualPath, flags: ListFlags) -> Result<Vec<u8>, FsError> {
-    let now = SystemTime::now();
-    let mut out = String::new();
-    for e in entries(jail, v, flags)? {
-        let mtime = e.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        out.push_str(&format!(
-            "{} {:>3} ftp      ftp      {:>12} {} {}",
-            mode_string(&e.meta),
-            e.meta.nlink(),
-            e.meta.len(),
-            ls_date(mtime, now),
-            e.name,
-        ));
-        if let Some(target) = e.link_target {
-            out.push_str(" -> ");
-            out.push_str(&target);
-        }
-        out.push_str("\r\n");
+/// One LIST line.
+fn long_line(e: &Entry, now: SystemTime) -> String {
+    let mut line = format!(
+        "{} {:>3} ftp      ftp      {:>12} {} {}",
+        mode_string(&e.meta),
+        e.meta.nlink,
+        e.meta.len,
+        ls_date(e.meta.modified, now),
+        e.name,
+    );
+    if let Some(target) = &e.link_target {
+        line.push_str(" -> ");
+        line.push_str(target);
     }
-    Ok(out.into_bytes())
-}
-
-/// NLST output for `v`: bare names, CRLF-terminated.
-pub fn name_list(jail: &Jail, v: &VirtualPath, flags: ListFlags) -> Result<Vec<u8>, FsError> {
-    let mut out = String::new();
-    for e in entries(jail, v, flags)? {
-        out.push_str(&e.name);
-        out.push_str("\r\n");
-    }
-    Ok(out.into_bytes())
+    line.push_str("\r\n");
+    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::LocalDisk;
+    use std::fs;
+
+    fn text(storage: &Arc<dyn Storage>, path: &str, format: Format) -> String {
+        let v = VirtualPath::root().join(path).unwrap();
+        let mut out = Vec::new();
+        Listing::open(storage, &v, format)
+            .unwrap()
+            .write_to(&mut out, SystemTime::now())
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn disk(root: &std::path::Path) -> Arc<dyn Storage> {
+        Arc::new(LocalDisk::new(root).unwrap())
+    }
 
     #[test]
     fn flags_are_split_off() {
@@ -187,17 +280,12 @@ mod tests {
         fs::create_dir(root.path().join("dir")).unwrap();
         fs::write(root.path().join(".hidden"), b"").unwrap();
         fs::write(root.path().join(".ftp-upload.1.1"), b"").unwrap();
-        let jail = Jail::new(root.path()).unwrap();
-        let names = name_list(&jail, &VirtualPath::root(), ListFlags::default()).unwrap();
-        assert_eq!(String::from_utf8(names).unwrap(), "a file\r\ndir\r\n");
-        let all = name_list(&jail, &VirtualPath::root(), ListFlags { all: true }).unwrap();
-        assert_eq!(
-            String::from_utf8(all).unwrap(),
-            ".hidden\r\na file\r\ndir\r\n"
-        );
-        let long =
-            String::from_utf8(list(&jail, &VirtualPath::root(), ListFlags::default()).unwrap())
-                .unwrap();
+        let storage = disk(root.path());
+        let names = text(&storage, "/", Format::Names(ListFlags::default()));
+        assert_eq!(names, "a file\r\ndir\r\n");
+        let all = text(&storage, "/", Format::Names(ListFlags { all: true }));
+        assert_eq!(all, ".hidden\r\na file\r\ndir\r\n");
+        let long = text(&storage, "/", Format::Long(ListFlags::default()));
         let lines: Vec<&str> = long.lines().collect();
         assert!(lines[0].starts_with("-rw"), "{long}");
         assert!(
@@ -214,11 +302,33 @@ mod tests {
     fn a_single_file_lists_as_itself() {
         let root = tempfile::tempdir().unwrap();
         fs::write(root.path().join("f"), b"x").unwrap();
-        let jail = Jail::new(root.path()).unwrap();
-        let v = VirtualPath::root().join("f").unwrap();
+        let storage = disk(root.path());
         assert_eq!(
-            name_list(&jail, &v, ListFlags::default()).unwrap(),
-            b"f\r\n"
+            text(&storage, "f", Format::Names(ListFlags::default())),
+            "f\r\n"
         );
+    }
+
+    #[test]
+    fn small_directories_are_sorted_and_large_ones_streamed_whole() {
+        let root = tempfile::tempdir().unwrap();
+        for i in (0..50).rev() {
+            fs::write(root.path().join(format!("f{i:03}")), b"").unwrap();
+        }
+        let storage = disk(root.path());
+        let small = text(&storage, "/", Format::Names(ListFlags::default()));
+        let names: Vec<&str> = small.lines().collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        for i in 50..LISTING_SORT_LIMIT + 300 {
+            fs::write(root.path().join(format!("f{i:05}")), b"").unwrap();
+        }
+        let large = text(&storage, "/", Format::Names(ListFlags::default()));
+        let mut got: Vec<&str> = large.lines().collect();
+        assert_eq!(got.len(), LISTING_SORT_LIMIT + 300, "every entry, once");
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), LISTING_SORT_LIMIT + 300);
     }
 }

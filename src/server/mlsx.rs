@@ -1,17 +1,13 @@
-//! Machine-readable listings, RFC 3659 §7: MLSD (over the data connection)
-//! and MLST (one entry over the control connection).
+//! Machine-readable listings, RFC 3659 §7: the facts of MLSD lines (see
+//! [`listing`](super::listing)) and MLST (one entry over the control
+//! connection), from the storage seam's metadata.
 //!
 //! Facts offered: `type`, `size`, `modify`, `perm` and `unique` (device and
-//! inode, cheap from `stat`). `OPTS MLST` selects which are sent. Entries
-//! are `fact=value;...; name`, one per line, CRLF-terminated.
+//! inode where the back end has them). `OPTS MLST` selects which are sent.
+//! Entries are `fact=value;...; name`, one per line, CRLF-terminated.
 
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
-use std::time::SystemTime;
-
-use super::fs::{FsError, Jail, VirtualPath};
-use super::listing::{entries, ListFlags};
-use crate::time::mdtm;
+use super::time::mdtm;
+use crate::storage::{Metadata, Storage, StorageError, VirtualPath};
 
 /// The facts this server can send, in FEAT order.
 pub const FACTS: [&str; 5] = ["type", "size", "modify", "perm", "unique"];
@@ -61,7 +57,7 @@ impl FactSet {
 }
 
 /// The facts of one entry, as `type=file;size=3;... ` (with the space).
-fn facts(meta: &Metadata, set: FactSet, writable: bool) -> String {
+pub fn facts(meta: &Metadata, set: FactSet, writable: bool) -> String {
     let is_dir = meta.is_dir();
     let mut out = String::new();
     let [t, size, modify, perm, unique] = set.0;
@@ -69,14 +65,13 @@ fn facts(meta: &Metadata, set: FactSet, writable: bool) -> String {
         out.push_str(if is_dir { "type=dir;" } else { "type=file;" });
     }
     if size && !is_dir {
-        out.push_str(&format!("size={};", meta.len()));
+        out.push_str(&format!("size={};", meta.len));
     }
     if modify {
-        let m = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        out.push_str(&format!("modify={};", mdtm(m)));
+        out.push_str(&format!("modify={};", mdtm(meta.modified)));
     }
     if perm {
-        let w = writable && !meta.permissions().readonly();
+        let w = writable && !meta.readonly();
         let p = match (is_dir, w) {
             (true, true) => "cdeflmp",
             (true, false) => "el",
@@ -85,52 +80,30 @@ fn facts(meta: &Metadata, set: FactSet, writable: bool) -> String {
         };
         out.push_str(&format!("perm={p};"));
     }
-    if unique {
-        out.push_str(&format!("unique={:x}g{:x};", meta.dev(), meta.ino()));
+    if let (true, Some((dev, ino))) = (unique, meta.unique) {
+        out.push_str(&format!("unique={dev:x}g{ino:x};"));
     }
     out.push(' ');
     out
 }
 
-/// MLSD output for the directory `v`.
-pub fn mlsd(
-    jail: &Jail,
+/// The MLST entry line for `v` (without the leading space of the reply).
+pub fn mlst(
+    storage: &dyn Storage,
     v: &VirtualPath,
     set: FactSet,
     writable: bool,
-) -> Result<Vec<u8>, FsError> {
-    jail.directory(v)?;
-    let mut out = String::new();
-    for e in entries(jail, v, ListFlags { all: true })? {
-        // MLSD shows what a link points to, not the link itself.
-        let meta = if e.meta.file_type().is_symlink() {
-            match jail
-                .existing(&v.join(&e.name)?)
-                .and_then(|p| std::fs::metadata(&p).map_err(|err| FsError::from_io(v, err)))
-            {
-                Ok(m) => m,
-                Err(_) => continue,
-            }
-        } else {
-            e.meta
-        };
-        out.push_str(&facts(&meta, set, writable));
-        out.push_str(&e.name);
-        out.push_str("\r\n");
-    }
-    Ok(out.into_bytes())
-}
-
-/// The MLST entry line for `v` (without the leading space of the reply).
-pub fn mlst(jail: &Jail, v: &VirtualPath, set: FactSet, writable: bool) -> Result<String, FsError> {
-    let real = jail.existing(v)?;
-    let meta = std::fs::metadata(&real).map_err(|e| FsError::from_io(v, e))?;
+) -> Result<String, StorageError> {
+    let meta = storage.stat(v)?;
     Ok(format!("{}{}", facts(&meta, set, writable), v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::listing::{Format, Listing};
+    use crate::storage::LocalDisk;
+    use std::sync::Arc;
 
     #[test]
     fn fact_sets() {
@@ -148,10 +121,17 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("a b"), b"123").unwrap();
         std::fs::create_dir(root.path().join("d")).unwrap();
-        let jail = Jail::new(root.path()).unwrap();
-        let text =
-            String::from_utf8(mlsd(&jail, &VirtualPath::root(), FactSet::default(), true).unwrap())
-                .unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(LocalDisk::new(root.path()).unwrap());
+        let format = Format::Machine {
+            facts: FactSet::default(),
+            writable: true,
+        };
+        let mut out = Vec::new();
+        Listing::open(&storage, &VirtualPath::root(), format)
+            .unwrap()
+            .write_to(&mut out, std::time::SystemTime::now())
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].starts_with("type=file;size=3;modify=") && lines[0].ends_with("; a b"),
@@ -163,7 +143,7 @@ mod tests {
             "{text}"
         );
         let one = mlst(
-            &jail,
+            storage.as_ref(),
             &VirtualPath::root().join("a b").unwrap(),
             FactSet::parse("size"),
             false,

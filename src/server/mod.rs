@@ -7,26 +7,33 @@
 //! dual-stack (one `[::]` socket for IPv4 and IPv6 clients), reuse its
 //! address across restarts and keep a large backlog.
 //!
-//! - [`session`]: one control connection's state machine.
-//! - [`transfer`]: a transfer on its own thread, abortable.
-//! - [`fs`]: the jail under `--root` and atomic uploads.
+//! - [`session`]: one control connection's state machine, with no I/O.
+//! - [`driver`]: what runs it: over TCP (a thread per session, a thread per
+//!   transfer), or in memory for tests and fuzzing.
+//! - [`transfer`]: what a transfer is and how its bytes move.
+//! - [`failure`]: every failure, and the one mapping to reply codes.
 //! - [`listing`], [`mlsx`]: LIST/NLST and MLSD/MLST output.
 //! - [`auth`]: anonymous login and the users file.
-//! - [`log`]: the server's log lines.
+//! - [`log`], [`time`]: the server's log lines and calendar formatting.
+//!
+//! Files are reached only through the storage seam
+//! ([`crate::storage::Storage`]); `--root` is a
+//! [`crate::storage::LocalDisk`].
 //!
 //! Stopping (SIGINT/SIGTERM in `serv`): [`StopHandle::stop`] closes the
 //! listener, [`Server::run`] returns, and [`Server::drain`] gives running
-//! transfers a few seconds before it removes the temporary files of uploads
-//! still in progress, so no partial upload survives under any name.
+//! transfers a few seconds before it discards uploads still in progress,
+//! so no partial upload survives under any name.
 
 pub mod auth;
-pub mod fs;
-mod help;
+pub mod driver;
+pub mod failure;
 pub mod listing;
 pub mod log;
 pub mod mlsx;
-mod session;
-mod transfer;
+pub mod session;
+pub mod time;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -44,8 +51,9 @@ use crate::limits::{
     SESSION_STACK_SIZE,
 };
 use crate::protocol::{Reply, ReplyCode};
+use crate::storage::{LocalDisk, Storage};
+use crate::transport::data::canonical_ip;
 use auth::Auth;
-use fs::Jail;
 use log::{Log, LogLevel};
 
 /// Everything `serv` can be told on its command line.
@@ -121,14 +129,10 @@ pub enum ServerError {
 /// What every session shares.
 #[derive(Debug)]
 struct Shared {
-    jail: Jail,
-    auth: Auth,
-    read_only: bool,
-    idle_timeout: Duration,
+    /// What the session state machines are configured with.
+    config: Arc<session::Config>,
     data_timeout: Duration,
-    failed_login_delay: Duration,
     pasv_ports: Option<RangeInclusive<u16>>,
-    pasv_address: Option<Ipv4Addr>,
     log: Log,
     /// Transfers running now, for the graceful stop.
     transfers: AtomicUsize,
@@ -203,7 +207,7 @@ impl Server {
     /// Checks the root, binds the control port and cleans up upload
     /// temporaries left by an earlier run that was killed.
     pub fn bind(config: Config) -> Result<Server, ServerError> {
-        let jail = Jail::new(&config.root).map_err(|source| ServerError::Root {
+        let storage = LocalDisk::new(&config.root).map_err(|source| ServerError::Root {
             path: config.root.clone(),
             source,
         })?;
@@ -224,7 +228,7 @@ impl Server {
                 })?
             }
         };
-        match jail.remove_stale_uploads() {
+        match storage.remove_stale_uploads() {
             Ok(0) => {}
             Ok(n) => eprintln!("removed {n} unfinished upload(s) left by an earlier run"),
             Err(e) => eprintln!("warning: could not remove unfinished uploads: {e}"),
@@ -232,14 +236,16 @@ impl Server {
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
-                jail,
-                auth: config.auth,
-                read_only: config.read_only,
-                idle_timeout: config.idle_timeout,
+                config: Arc::new(session::Config {
+                    storage: Arc::new(storage),
+                    auth: config.auth,
+                    read_only: config.read_only,
+                    idle_timeout: config.idle_timeout,
+                    failed_login_delay: FAILED_LOGIN_DELAY,
+                    pasv_address: config.pasv_address,
+                }),
                 data_timeout: config.data_timeout,
-                failed_login_delay: FAILED_LOGIN_DELAY,
                 pasv_ports: config.pasv_ports,
-                pasv_address: config.pasv_address,
                 log,
                 transfers: AtomicUsize::new(0),
             }),
@@ -267,7 +273,7 @@ impl Server {
         while self.shared.transfers.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.shared.jail.remove_active_uploads()
+        self.shared.config.storage.abort_active_uploads()
     }
 
     /// Takes a session slot for `ip`, or says why there is none.
@@ -314,7 +320,7 @@ impl Server {
                     continue;
                 }
             };
-            let slot = match self.admit(crate::data::canonical_ip(peer.ip())) {
+            let slot = match self.admit(canonical_ip(peer.ip())) {
                 Ok(slot) => slot,
                 Err(why) => {
                     refuse(stream, &why);
@@ -335,7 +341,7 @@ impl Server {
                 .name("session".into())
                 .stack_size(SESSION_STACK_SIZE)
                 .spawn(move || {
-                    session::run(stream, shared);
+                    driver::tcp::serve(stream, shared);
                     drop(slot);
                 });
             if let Err(e) = spawned {

@@ -7,47 +7,10 @@
 //! [`write_command`] put each message on the wire with a single `write`.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::sync::Arc;
 
 use crate::limits::{CONTROL_READ_BUFFER, MAX_LINE};
 use crate::protocol::reply::{ReplyAssembler, ReplyError};
 use crate::protocol::{Command, Frame, LineDecoder, Reply};
-
-/// One control socket shared by the session's reader, its writer and a
-/// transfer thread's final reply, without `dup(2)`: an idle session then
-/// holds one descriptor, not two (10,000 sessions ran into a 20,000
-/// descriptor limit with `try_clone`).
-#[derive(Debug, Clone)]
-pub struct SharedStream(Arc<TcpStream>);
-
-impl SharedStream {
-    /// Shares `stream`.
-    pub fn new(stream: TcpStream) -> Self {
-        SharedStream(Arc::new(stream))
-    }
-
-    /// The socket, for timeouts, addresses and shutdown.
-    pub fn get(&self) -> &TcpStream {
-        &self.0
-    }
-}
-
-impl Read for SharedStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-impl Write for SharedStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Reads capped lines from any byte stream.
 #[derive(Debug)]
@@ -75,18 +38,38 @@ impl<R: Read> LineReader<R> {
     /// is dropped: a line is only a line once its LF arrived).
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            if self.start < self.end {
-                let (used, frame) = self.decoder.decode(&self.buf[self.start..self.end]);
-                self.start += used;
-                if frame.is_some() {
-                    return Ok(frame);
-                }
+            if let Some(frame) = self.next_buffered() {
+                return Ok(Some(frame));
             }
-            self.start = 0;
-            self.end = 0;
+            if self.fill()? == 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next frame already buffered, without reading: a driver that
+    /// waits for more than one thing (poll(2)) takes what is buffered first.
+    pub fn next_buffered(&mut self) -> Option<Frame> {
+        if self.start < self.end {
+            let (used, frame) = self.decoder.decode(&self.buf[self.start..self.end]);
+            self.start += used;
+            return frame;
+        }
+        None
+    }
+
+    /// One `read` into the buffer, once [`next_buffered`](Self::next_buffered)
+    /// has returned `None` (the decoder then holds any partial line itself).
+    /// Returns the bytes read; 0 is the end of the stream.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        self.start = 0;
+        self.end = 0;
+        loop {
             match self.inner.read(&mut self.buf) {
-                Ok(0) => return Ok(None),
-                Ok(n) => self.end = n,
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -120,6 +103,11 @@ impl<R: Read> LineReader<R> {
     /// The stream beneath.
     pub fn get_ref(&self) -> &R {
         &self.inner
+    }
+
+    /// The stream beneath, for writing.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
     }
 }
 

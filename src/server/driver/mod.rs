@@ -1,0 +1,12 @@
+//! Drivers run the sans-I/O [`Session`](super::session::Session): they own
+//! the I/O the state machine asks for and feed it what happens.
+//!
+//! - [`tcp`]: a real control connection, one thread per session, a thread
+//!   per transfer ([`data`]), `poll(2)` to wait for the next command and the
+//!   transfer's end at once. The only writer of the control connection.
+//! - [`memory`]: everything in memory and synchronous, for unit tests and
+//!   the `session` fuzz target.
+
+pub mod data;
+pub mod memory;
+pub mod tcp;

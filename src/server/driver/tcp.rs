@@ -1,0 +1,258 @@
+//! The TCP driver: one thread per control connection, running the session
+//! state machine over a [`Stream`] (plain TCP now; TLS stands in without
+//! this file changing its shape).
+//!
+//! The driver is the only writer of the control connection: replies come
+//! out of the session as actions, including a transfer's final reply, which
+//! the transfer thread reports as an [`Outcome`] rather than writing it.
+//! While no transfer runs, the thread blocks reading the control connection
+//! until the session's idle deadline; while one runs, it waits with
+//! `poll(2)` for the next command (ABOR) or the transfer's end, whichever
+//! comes first. Logging of the dialogue (`-v`) happens here, where lines
+//! are read and replies written.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::data::{self, Running};
+use crate::protocol::command::shown_in_logs;
+use crate::protocol::Frame;
+use crate::server::failure::TransferError;
+use crate::server::log::LogLevel;
+use crate::server::session::{Action, Event, LogEntry, Now, Session};
+use crate::server::transfer::Outcome;
+use crate::server::Shared;
+use crate::transport::control::LineReader;
+use crate::transport::data::PassiveListener;
+use crate::transport::Stream;
+
+/// Runs one session to its end. Errors on the control connection end the
+/// session quietly: the peer is gone and there is nobody to tell.
+pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    // A client that never reads its replies must not pin this thread.
+    let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
+    let session = Session::new(Arc::clone(&shared.config), peer, local);
+    let mut driver = Driver {
+        shared: Arc::clone(&shared),
+        peer,
+        local,
+        reader: LineReader::new(Stream::Plain(stream)),
+        session,
+        passive: None,
+        transfer: None,
+    };
+    shared.log.event(peer, None, format_args!("connected"));
+    let outcome = driver.run();
+    // A client that hangs up mid-transfer: cut the transfer too, so its
+    // thread, descriptors and temporary file go now.
+    if let Some(t) = driver.transfer.take() {
+        t.abort();
+        t.join();
+    }
+    let user = driver.session.user();
+    match outcome {
+        Ok(()) => shared.log.event(peer, user, format_args!("disconnected")),
+        Err(e) => shared
+            .log
+            .event(peer, user, format_args!("connection lost: {e}")),
+    }
+}
+
+struct Driver {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    reader: LineReader<Stream>,
+    session: Session,
+    /// The listener of the session's passive plan.
+    passive: Option<PassiveListener>,
+    transfer: Option<Running>,
+}
+
+impl Driver {
+    fn run(&mut self) -> io::Result<()> {
+        self.feed(Event::Connected)?;
+        while !self.session.is_closed() {
+            let event = self.next_event()?;
+            self.feed(event)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for what happens next: a finished transfer, a line, the end of
+    /// input or the idle deadline.
+    fn next_event(&mut self) -> io::Result<Event> {
+        loop {
+            if self.session.wants_input() {
+                if let Some(frame) = self.reader.next_buffered() {
+                    return Ok(Event::Frame(frame));
+                }
+            }
+            let Some(transfer) = &self.transfer else {
+                // Only the control connection: block until the deadline.
+                let timeout = match self.session.deadline() {
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Ok(Event::Tick);
+                        }
+                        Some(left)
+                    }
+                    None => None,
+                };
+                self.reader.get_ref().tcp().set_read_timeout(timeout)?;
+                match self.reader.fill() {
+                    Ok(0) => return Ok(Event::Eof),
+                    Ok(_) => continue,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        return Ok(Event::Tick)
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            // A transfer runs: wait for its end and, if the session takes
+            // input now, for the control connection (ABOR) at once.
+            let wants_input = self.session.wants_input();
+            let (done, control) = {
+                let mut fds = vec![PollFd::new(transfer.done.as_fd(), PollFlags::POLLIN)];
+                if wants_input {
+                    fds.push(PollFd::new(
+                        self.reader.get_ref().as_fd(),
+                        PollFlags::POLLIN,
+                    ));
+                }
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                let ready = |fd: &PollFd| fd.any().unwrap_or(false);
+                (ready(&fds[0]), fds.get(1).is_some_and(ready))
+            };
+            if done {
+                let outcome = self.transfer.take().map(Running::join);
+                return Ok(Event::TransferDone(outcome.unwrap_or_else(|| {
+                    Outcome::failed(TransferError::Network(io::Error::other("lost transfer")))
+                })));
+            }
+            if control && self.reader.fill()? == 0 {
+                return Ok(Event::Eof);
+            }
+        }
+    }
+
+    /// Gives the session an event and carries out what it asks, in order.
+    fn feed(&mut self, event: Event) -> io::Result<()> {
+        if self.shared.log.level >= LogLevel::Verbose {
+            if let Event::Frame(Frame::Line(bytes)) = &event {
+                if let Ok(line) = std::str::from_utf8(bytes) {
+                    self.shared.log.dialogue(
+                        self.peer,
+                        self.session.user(),
+                        "->",
+                        shown_in_logs(line),
+                    );
+                }
+            }
+        }
+        self.session.handle(event, Now::system());
+        while let Some(action) = self.session.poll_action() {
+            self.carry_out(action)?;
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, action: Action) -> io::Result<()> {
+        match action {
+            Action::Reply(reply) => {
+                let wire = reply.to_string();
+                self.shared
+                    .log
+                    .dialogue(self.peer, self.session.user(), "<-", wire.trim_end());
+                // One write per reply: one TCP segment for short replies.
+                self.reader.get_mut().write_all(wire.as_bytes())?;
+            }
+            Action::Log(entry) => self.log(entry),
+            Action::Pause(delay) => std::thread::sleep(delay),
+            Action::OpenPassive => {
+                let opened = PassiveListener::open(
+                    self.local.ip(),
+                    self.peer.ip(),
+                    self.shared.pasv_ports.as_ref(),
+                )
+                .map(|listener| {
+                    let port = listener.port();
+                    self.passive = Some(listener);
+                    port
+                });
+                self.session
+                    .handle(Event::PassiveOpened(opened), Now::system());
+            }
+            Action::ClosePassive => self.passive = None,
+            Action::StartTransfer(transfer) => {
+                let listener = self.passive.take();
+                match data::start(
+                    transfer,
+                    listener,
+                    self.local.ip(),
+                    Arc::clone(&self.shared),
+                ) {
+                    Ok(running) => self.transfer = Some(running),
+                    Err(e) => {
+                        let outcome = Outcome::failed(TransferError::Network(e));
+                        self.session
+                            .handle(Event::TransferDone(outcome), Now::system());
+                    }
+                }
+            }
+            Action::AbortTransfer => {
+                if let Some(t) = &self.transfer {
+                    t.abort();
+                }
+            }
+            Action::Close => {
+                self.passive = None;
+                let _ = self.reader.get_ref().tcp().shutdown(Shutdown::Both);
+            }
+        }
+        Ok(())
+    }
+
+    fn log(&self, entry: LogEntry) {
+        let log = &self.shared.log;
+        match entry {
+            LogEntry::Event { user, text } => {
+                log.event(self.peer, user.as_deref(), format_args!("{text}"))
+            }
+            LogEntry::Transfer {
+                user,
+                direction,
+                path,
+                bytes,
+                elapsed,
+                result,
+            } => log.transfer(
+                self.peer,
+                user.as_deref(),
+                direction,
+                &path,
+                bytes,
+                elapsed,
+                &result,
+            ),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Commands on the served tree that need no data connection (RFC 959
+//! §4.1.1 and §4.1.3, RFC 3659 §3, §4 and §7): CWD, SIZE, MDTM, MKD, RMD,
+//! DELE, RNFR/RNTO, MLST and STAT with a path. Each resolves its argument
+//! against the working directory and asks the storage; failures are
+//! answered through [`Failure`](crate::server::failure::Failure).
+
+use super::Session;
+use crate::protocol::{Reply, ReplyCode};
+use crate::server::failure::Failure;
+use crate::server::listing::{split_flags, Format, Listing};
+use crate::server::mlsx;
+use crate::server::time::mdtm;
+use crate::storage::{Metadata, StorageError, VirtualPath};
+
+impl Session {
+    pub(super) fn cwd(&mut self, path: &str) {
+        let target = self.resolve(path).and_then(|v| {
+            let meta = self.config.storage.stat(&v)?;
+            if meta.is_dir() {
+                Ok(v)
+            } else {
+                Err(StorageError::NotADirectory(v).into())
+            }
+        });
+        match target {
+            Ok(v) => {
+                let text = format!("directory changed to {v}");
+                self.cwd = v;
+                self.reply(ReplyCode::FILE_ACTION_OK, text)
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The metadata of the regular file `path` (SIZE and MDTM apply to
+    /// files only: RFC 3659 §3.1, §4.1).
+    fn file_meta(&self, path: &str) -> Result<Metadata, Failure> {
+        let v = self.resolve(path)?;
+        let meta = self.config.storage.stat(&v)?;
+        if meta.is_dir() {
+            return Err(StorageError::IsADirectory(v).into());
+        }
+        if !meta.is_file() {
+            return Err(StorageError::NotAFile(v).into());
+        }
+        Ok(meta)
+    }
+
+    pub(super) fn size(&mut self, path: &str) {
+        match self.file_meta(path) {
+            Ok(meta) => self.reply(ReplyCode::FILE_STATUS, meta.len.to_string()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    pub(super) fn mdtm(&mut self, path: &str) {
+        match self.file_meta(path) {
+            Ok(meta) => self.reply(ReplyCode::FILE_STATUS, mdtm(meta.modified)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Runs a storage operation on `path`, answering `ok(path)` on success.
+    fn on_path(
+        &mut self,
+        path: &str,
+        op: impl FnOnce(&Self, &VirtualPath) -> Result<(), StorageError>,
+        ok: impl FnOnce(&VirtualPath) -> Reply,
+    ) {
+        let done = self
+            .resolve(path)
+            .and_then(|v| op(self, &v).map(|_| v).map_err(Failure::from));
+        match done {
+            Ok(v) => self.send(ok(&v)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    pub(super) fn mkd(&mut self, path: &str) {
+        self.on_path(
+            path,
+            |s, v| s.config.storage.mkdir(v),
+            |v| Reply::new(ReplyCode::PATH_CREATED, format!("{} created", v.quoted())),
+        )
+    }
+
+    pub(super) fn rmd(&mut self, path: &str) {
+        self.on_path(
+            path,
+            |s, v| s.config.storage.rmdir(v),
+            |v| Reply::new(ReplyCode::FILE_ACTION_OK, format!("{v}: directory removed")),
+        )
+    }
+
+    pub(super) fn dele(&mut self, path: &str) {
+        self.on_path(
+            path,
+            |s, v| s.config.storage.delete(v),
+            |v| Reply::new(ReplyCode::FILE_ACTION_OK, format!("{v}: file deleted")),
+        )
+    }
+
+    pub(super) fn rnfr(&mut self, path: &str) {
+        let named = self.resolve(path).and_then(|v| {
+            if v.is_root() {
+                return Err(
+                    StorageError::InvalidName("the root directory cannot be replaced").into(),
+                );
+            }
+            // The entry itself: a link is renamed, not followed.
+            self.config.storage.lstat(&v)?;
+            Ok(v)
+        });
+        match named {
+            Ok(v) => {
+                let text = format!("{v} exists; send RNTO with the new name");
+                self.rename_from = Some(v);
+                self.reply(ReplyCode::PENDING, text)
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    pub(super) fn rnto(&mut self, path: &str, from: Option<VirtualPath>) {
+        let Some(from) = from else {
+            return self.reply(
+                ReplyCode::BAD_SEQUENCE,
+                "send RNFR first to name the file to rename",
+            );
+        };
+        self.on_path(
+            path,
+            |s, to| s.config.storage.rename(&from, to),
+            |to| Reply::new(ReplyCode::FILE_ACTION_OK, format!("renamed {from} to {to}")),
+        )
+    }
+
+    pub(super) fn mlst(&mut self, arg: Option<&str>) {
+        let writable = !self.config.read_only;
+        let entry = self.resolve(arg.unwrap_or(".")).and_then(|v| {
+            let entry = mlsx::mlst(self.config.storage.as_ref(), &v, self.facts, writable)?;
+            Ok((v, entry))
+        });
+        match entry {
+            Ok((v, entry)) => {
+                let lines = [
+                    format!("Listing {v}"),
+                    format!(" {entry}"),
+                    "End".to_string(),
+                ];
+                self.send(Reply::multi(ReplyCode::FILE_ACTION_OK, lines))
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// STAT with a path: the LIST lines, on the control connection.
+    pub(super) fn stat_path(&mut self, arg: &str) {
+        let (flags, path) = split_flags(Some(arg));
+        let now = self.now;
+        let listed = self.resolve(path.unwrap_or(".")).and_then(|v| {
+            let mut listing = Listing::open(&self.config.storage, &v, Format::Long(flags))?;
+            let mut lines = vec![format!("Status of {v}:")];
+            while let Some(line) = listing.next_line(now) {
+                lines.push(format!(" {}", line.trim_end()));
+            }
+            lines.push("End of status".to_string());
+            Ok(lines)
+        });
+        match listed {
+            Ok(lines) => self.send(Reply::multi(ReplyCode::FILE_STATUS, lines)),
+            Err(e) => self.fail(e),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! USER, PASS and REIN (RFC 959 §4.1.1): the login sequence, with the
+//! failed-login delay and the close after too many failures of RFC 2577
+//! §"Protecting Against Brute Force Attacks". The delay is an
+//! [`Action::Pause`]: the driver waits, the state machine does not.
+
+use super::{Action, Session, State};
+use crate::limits::MAX_LOGIN_FAILURES;
+use crate::protocol::{ReplyCode, TransferType};
+use crate::server::auth::{is_anonymous, Login};
+use crate::server::mlsx::FactSet;
+use crate::storage::VirtualPath;
+
+impl Session {
+    pub(super) fn user_command(&mut self, name: String) {
+        if matches!(self.state, State::LoggedIn { .. }) {
+            return self.reply(
+                ReplyCode::BAD_SEQUENCE,
+                "already logged in; send REIN first to log in as someone else",
+            );
+        }
+        if is_anonymous(&name) && !self.config.auth.anonymous {
+            self.state = State::AwaitUser;
+            return self.reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "anonymous login is disabled on this server; log in with your user name",
+            );
+        }
+        let text = if is_anonymous(&name) {
+            "anonymous login ok; send any password (your e-mail address, by custom)".to_string()
+        } else {
+            format!("password required for {name}")
+        };
+        self.state = State::AwaitPass { user: name };
+        self.reply(ReplyCode::NEED_PASSWORD, text)
+    }
+
+    pub(super) fn pass(&mut self, password: &str) {
+        let user = match &self.state {
+            State::AwaitPass { user } => user.clone(),
+            State::AwaitUser => {
+                return self.reply(ReplyCode::BAD_SEQUENCE, "send USER before PASS")
+            }
+            State::LoggedIn { .. } => {
+                return self.reply(ReplyCode::BAD_SEQUENCE, "already logged in")
+            }
+        };
+        let name = match self.config.auth.login(&user, password) {
+            Login::Anonymous => "anonymous".to_string(),
+            Login::User(name) => name,
+            Login::Refused => return self.refuse_login(user),
+        };
+        self.state = State::LoggedIn { user: name.clone() };
+        self.log("logged in".to_string());
+        self.reply(ReplyCode::LOGGED_IN, format!("logged in as {name}"))
+    }
+
+    fn refuse_login(&mut self, user: String) {
+        // Slow down password guessing (RFC 2577 §"Protecting Against Brute Force").
+        self.act(Action::Pause(self.config.failed_login_delay));
+        self.state = State::AwaitUser;
+        self.failures += 1;
+        let text = format!("login refused ({} of {MAX_LOGIN_FAILURES})", self.failures);
+        self.act(Action::Log(super::LogEntry::Event {
+            user: Some(user),
+            text,
+        }));
+        self.reply(
+            ReplyCode::NOT_LOGGED_IN,
+            "login incorrect: wrong user name or password",
+        );
+        if self.failures >= MAX_LOGIN_FAILURES {
+            self.reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                format!("{MAX_LOGIN_FAILURES} failed logins; closing the connection"),
+            );
+            self.close();
+        }
+    }
+
+    /// REIN: back to the state of a fresh connection (RFC 959 §4.1.1).
+    pub(super) fn rein(&mut self) {
+        self.state = State::AwaitUser;
+        self.cwd = VirtualPath::root();
+        self.transfer_type = TransferType::Ascii;
+        self.set_plan(None);
+        self.epsv_all = false;
+        self.facts = FactSet::default();
+        self.reply(ReplyCode::SERVICE_READY, "logged out; ready for a new user")
+    }
+}

@@ -1,0 +1,483 @@
+//! One control connection's state machine, with no I/O inside: no socket,
+//! no clock, no sleep, no thread (in the manner of quinn-proto's
+//! `Connection`).
+//!
+//! A driver feeds it [`Event`]s (a framed line, an overlong line, the end
+//! of input, a timer tick, a passive port opened, a transfer's outcome)
+//! with the time they happened, and drains [`Action`]s from it (send a
+//! reply, log, pause, open or close a passive port, start or abort a
+//! transfer, close). [`driver::tcp`](super::driver::tcp) runs it over a real
+//! control connection, [`driver::memory`](super::driver::memory) in tests and
+//! in the `session` fuzz target. File-system work goes through the storage
+//! seam ([`crate::storage::Storage`]), which the session is given.
+//!
+//! States (spec/PROTOCOL.md §"Session state machine"):
+//!
+//! ```text
+//! connected --220--> AwaitUser --USER/331--> AwaitPass --PASS ok/230--> LoggedIn
+//!                        ^                       |  PASS bad/530             |
+//!                        +-----------------------+---------------------------+ (REIN)
+//! ```
+//!
+//! Invariants: every command gets exactly one final reply (a third failed
+//! login adds a 421 as the connection closes); a transfer command consumes
+//! the data-connection plan whether it succeeds or not; while a transfer
+//! runs only ABOR is answered at once, any other line waits for the
+//! transfer's final reply, so replies never cross; every path a command
+//! names is joined to the working directory here and handed to the storage
+//! as a [`VirtualPath`], which keeps it inside the root.
+
+mod files;
+mod info;
+mod login;
+#[cfg(test)]
+mod tests;
+mod transfers;
+pub mod verbs;
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::auth::Auth;
+use super::failure::Failure;
+use super::log::Direction;
+use super::mlsx::FactSet;
+use super::transfer::{Outcome, Plan, Transfer};
+use crate::limits::MAX_LINE;
+use crate::protocol::{parse_command, Command, Frame, Reply, ReplyCode, TransferType};
+use crate::storage::{Storage, VirtualPath};
+use crate::transport::data::DataError;
+
+/// What every session of a server is configured with.
+#[derive(Debug)]
+pub struct Config {
+    /// The served tree.
+    pub storage: Arc<dyn Storage>,
+    /// Who may log in.
+    pub auth: Auth,
+    /// Refuse every command that writes.
+    pub read_only: bool,
+    /// A control connection idle this long is closed with 421.
+    pub idle_timeout: Duration,
+    /// Pause before a failed login is answered.
+    pub failed_login_delay: Duration,
+    /// Address announced in 227 replies instead of the local one.
+    pub pasv_address: Option<Ipv4Addr>,
+}
+
+/// The time an event happened, as the driver's clocks tell it.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// For timeouts.
+    pub instant: Instant,
+    /// For listings' dates.
+    pub wall: SystemTime,
+}
+
+impl Now {
+    /// The system's clocks now.
+    pub fn system() -> Now {
+        Now {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+/// What happens to a session.
+#[derive(Debug)]
+pub enum Event {
+    /// The connection was accepted: greet.
+    Connected,
+    /// A complete control line, or an overlong one that was discarded.
+    Frame(Frame),
+    /// The client closed its side of the control connection.
+    Eof,
+    /// Time passed; the driver calls this at [`Session::deadline`].
+    Tick,
+    /// The answer to [`Action::OpenPassive`].
+    PassiveOpened(Result<u16, DataError>),
+    /// The transfer started by [`Action::StartTransfer`] ended.
+    TransferDone(Outcome),
+}
+
+/// A line for the server log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEntry {
+    /// A session event: login, refusal, timeout.
+    Event { user: Option<String>, text: String },
+    /// A finished or failed transfer.
+    Transfer {
+        user: Option<String>,
+        direction: Direction,
+        path: String,
+        bytes: u64,
+        elapsed: Duration,
+        result: String,
+    },
+}
+
+/// What the session wants done, in order.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this reply on the control connection.
+    Reply(Reply),
+    /// Write this to the server log.
+    Log(LogEntry),
+    /// Wait this long before going on (slows password guessing).
+    Pause(Duration),
+    /// Open a passive listener; answer with [`Event::PassiveOpened`].
+    OpenPassive,
+    /// Close the passive listener: its plan was discarded.
+    ClosePassive,
+    /// Make the data connection and move the data; answer with
+    /// [`Event::TransferDone`].
+    StartTransfer(Transfer),
+    /// Cut the running transfer (ABOR, or the client left).
+    AbortTransfer,
+    /// Close the control connection.
+    Close,
+}
+
+/// Where the session is in the login sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    AwaitUser,
+    AwaitPass { user: String },
+    LoggedIn { user: String },
+}
+
+/// A transfer started and not yet answered.
+#[derive(Debug)]
+struct Running {
+    path: VirtualPath,
+    direction: Direction,
+    /// Added to the 226 text (STOU reports the name it chose).
+    note: Option<String>,
+    /// ABOR asked to cut it; ABOR's own reply follows the transfer's.
+    abor: bool,
+}
+
+/// What PASV or EPSV waits for from the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassiveRequest {
+    Pasv(Ipv4Addr),
+    Epsv,
+}
+
+/// One control connection's state.
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<Config>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    state: State,
+    failures: u32,
+    cwd: VirtualPath,
+    transfer_type: TransferType,
+    plan: Option<Plan>,
+    passive_request: Option<PassiveRequest>,
+    epsv_all: bool,
+    rest: u64,
+    rename_from: Option<VirtualPath>,
+    facts: FactSet,
+    running: Option<Running>,
+    /// A line that arrived while a transfer ran, handled after its reply.
+    waiting: Option<Frame>,
+    last_input: Option<Instant>,
+    now: SystemTime,
+    closed: bool,
+    actions: VecDeque<Action>,
+}
+
+impl Session {
+    /// A session on a connection from `peer` to our `local` address.
+    pub fn new(config: Arc<Config>, peer: SocketAddr, local: SocketAddr) -> Session {
+        Session {
+            config,
+            peer,
+            local,
+            state: State::AwaitUser,
+            failures: 0,
+            cwd: VirtualPath::root(),
+            transfer_type: TransferType::Ascii,
+            plan: None,
+            passive_request: None,
+            epsv_all: false,
+            rest: 0,
+            rename_from: None,
+            facts: FactSet::default(),
+            running: None,
+            waiting: None,
+            last_input: None,
+            now: SystemTime::UNIX_EPOCH,
+            closed: false,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The user name, once USER was accepted.
+    pub fn user(&self) -> Option<&str> {
+        match &self.state {
+            State::LoggedIn { user } | State::AwaitPass { user } => Some(user),
+            State::AwaitUser => None,
+        }
+    }
+
+    /// True once the session has asked to close: feed it nothing more.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// True while a transfer started by the session has not been answered.
+    pub fn transfer_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// False while a line waits for the running transfer: read no more
+    /// input until then (TCP flow control holds the client back).
+    pub fn wants_input(&self) -> bool {
+        !self.closed && self.waiting.is_none()
+    }
+
+    /// When the driver must send [`Event::Tick`]: the idle deadline. None
+    /// while a transfer runs (the data connection has timeouts of its own).
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.running.is_some() || self.closed {
+            return None;
+        }
+        self.last_input.map(|t| t + self.config.idle_timeout)
+    }
+
+    /// The next action to carry out, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Feeds one event; its actions are queued for [`poll_action`](Self::poll_action).
+    pub fn handle(&mut self, event: Event, now: Now) {
+        if self.closed {
+            return;
+        }
+        self.now = now.wall;
+        match event {
+            Event::Connected => {
+                self.last_input = Some(now.instant);
+                let greeting = if self.config.auth.anonymous {
+                    "FTP server ready; log in as anonymous"
+                } else {
+                    "FTP server ready; log in with your user name"
+                };
+                self.reply(ReplyCode::SERVICE_READY, greeting);
+            }
+            Event::Frame(frame) => {
+                self.last_input = Some(now.instant);
+                if self.running.is_some() && !is_abor(&frame) {
+                    self.waiting = Some(frame);
+                } else {
+                    self.frame(frame);
+                }
+            }
+            Event::Eof => {
+                if self.running.take().is_some() {
+                    // The client hung up mid-transfer: cut the transfer too,
+                    // so its thread, descriptors and temporary file go now.
+                    self.act(Action::AbortTransfer);
+                }
+                self.close();
+            }
+            Event::Tick => {
+                let idle = self
+                    .deadline()
+                    .is_some_and(|deadline| now.instant >= deadline);
+                if idle {
+                    let secs = self.config.idle_timeout.as_secs();
+                    self.reply(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        format!("idle for {secs} seconds; closing the control connection"),
+                    );
+                    self.log("idle timeout".to_string());
+                    self.close();
+                }
+            }
+            Event::PassiveOpened(result) => self.passive_opened(result),
+            Event::TransferDone(outcome) => {
+                self.last_input = Some(now.instant);
+                self.transfer_done(outcome);
+                if let Some(frame) = self.waiting.take() {
+                    self.frame(frame);
+                }
+            }
+        }
+    }
+
+    fn frame(&mut self, frame: Frame) {
+        match frame {
+            Frame::Overlong => self.reply(
+                ReplyCode::SYNTAX_ERROR,
+                format!("command line too long (the limit is {MAX_LINE} bytes); it was discarded"),
+            ),
+            Frame::Line(bytes) => match String::from_utf8(bytes) {
+                Ok(line) => self.line(&line),
+                Err(_) => self.reply(
+                    ReplyCode::ARGUMENT_ERROR,
+                    "the command line is not valid UTF-8; send names in UTF-8",
+                ),
+            },
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            // A person pressing Enter at nc: say what is expected.
+            return self.reply(ReplyCode::SYNTAX_ERROR, "empty command line; try HELP");
+        }
+        match parse_command(line) {
+            Ok(command) => self.command(command),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        use Command::*;
+        // REST holds until a transfer command uses or discards it (clients
+        // may send it before PASV or TYPE); RNFR applies to the next command
+        // only, if that is RNTO.
+        let rest = match command {
+            Retr(_) | Stor(_) | Appe(_) | Stou | List(_) | Nlst(_) | Mlsd(_) | Rein => {
+                std::mem::take(&mut self.rest)
+            }
+            _ => 0,
+        };
+        let rename_from = self.rename_from.take();
+
+        let verb = verbs::lookup(command.verb()).expect("every command has a row in VERBS");
+        let logged_in = matches!(self.state, State::LoggedIn { .. });
+        if !logged_in && !verb.before_login {
+            return self.reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "not logged in: log in with USER and PASS first",
+            );
+        }
+        if verb.writes && self.config.read_only {
+            // A refused transfer still uses up the data port, like any other.
+            if matches!(command, Stor(_) | Stou | Appe(_)) {
+                self.set_plan(None);
+            }
+            return self.reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                format!("{} refused: this server is read-only", verb.name),
+            );
+        }
+
+        match command {
+            User(name) => self.user_command(name),
+            Pass(password) => self.pass(&password),
+            Acct(_) => self.reply(ReplyCode::SUPERFLUOUS, "ACCT is not needed on this server"),
+            Rein => self.rein(),
+            Quit => {
+                self.reply(ReplyCode::CLOSING, "goodbye");
+                self.close();
+            }
+            Noop => self.reply(ReplyCode::COMMAND_OK, "NOOP ok"),
+            Syst => self.reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8"),
+            Feat => self.feat(),
+            Help(verb) => self.help(verb.as_deref()),
+            Stat(path) => self.stat(path.as_deref()),
+            Opts(option) => self.opts(&option),
+            Pwd => {
+                let text = format!("{} is the current directory", self.cwd.quoted());
+                self.reply(ReplyCode::PATH_CREATED, text)
+            }
+            Cwd(path) => self.cwd(&path),
+            Cdup => self.cwd(".."),
+            Type(t) => {
+                self.transfer_type = t;
+                let text = match t {
+                    TransferType::Ascii => "type set to A (ASCII: line ends converted)",
+                    TransferType::Image => "type set to I (binary: bytes as stored)",
+                };
+                self.reply(ReplyCode::COMMAND_OK, text)
+            }
+            ModeStream => self.reply(ReplyCode::COMMAND_OK, "mode set to S (stream)"),
+            StruFile => self.reply(ReplyCode::COMMAND_OK, "structure set to F (file)"),
+            Allo => self.reply(ReplyCode::SUPERFLUOUS, "ALLO is not needed on this server"),
+            Port(addr) => self.active(SocketAddr::V4(addr), "PORT"),
+            Eprt(addr) => self.active(addr, "EPRT"),
+            Pasv => self.pasv(),
+            Epsv(mode) => self.epsv(mode),
+            Rest(offset) => {
+                self.rest = offset;
+                self.reply(
+                    ReplyCode::PENDING,
+                    format!("restarting at byte {offset}; send RETR or STOR to resume"),
+                )
+            }
+            Retr(path) => self.retr(&path, rest),
+            Stor(path) => self.stor(&path, rest),
+            Appe(path) => self.appe(&path),
+            Stou => self.stou(),
+            List(arg) => self.list(arg.as_deref()),
+            Nlst(arg) => self.nlst(arg.as_deref()),
+            Mlsd(arg) => self.mlsd(arg.as_deref()),
+            Mlst(arg) => self.mlst(arg.as_deref()),
+            Size(path) => self.size(&path),
+            Mdtm(path) => self.mdtm(&path),
+            Mkd(path) => self.mkd(&path),
+            Rmd(path) => self.rmd(&path),
+            Dele(path) => self.dele(&path),
+            Rnfr(path) => self.rnfr(&path),
+            Rnto(path) => self.rnto(&path, rename_from),
+            Abor => self.abor(),
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    fn send(&mut self, reply: Reply) {
+        self.act(Action::Reply(reply));
+    }
+
+    fn reply(&mut self, code: ReplyCode, text: impl AsRef<str>) {
+        self.send(Reply::new(code, text));
+    }
+
+    /// Answers a failure with its code and reason ([`Failure::reply`]).
+    fn fail(&mut self, failure: impl Into<Failure>) {
+        let reply = failure.into().reply();
+        self.send(reply);
+    }
+
+    fn log(&mut self, text: String) {
+        let user = self.user().map(str::to_string);
+        self.act(Action::Log(LogEntry::Event { user, text }));
+    }
+
+    fn close(&mut self) {
+        self.set_plan(None);
+        self.closed = true;
+        self.act(Action::Close);
+    }
+
+    /// Replaces the data-connection plan; a passive listener that is no
+    /// longer planned is closed at once rather than left to hold its port.
+    fn set_plan(&mut self, plan: Option<Plan>) {
+        if let Some(Plan::Passive { .. }) = std::mem::replace(&mut self.plan, plan) {
+            self.act(Action::ClosePassive);
+        }
+    }
+
+    /// `path` resolved against the working directory.
+    fn resolve(&self, path: &str) -> Result<VirtualPath, Failure> {
+        Ok(self.cwd.join(path)?)
+    }
+}
+
+fn is_abor(frame: &Frame) -> bool {
+    matches!(frame, Frame::Line(bytes)
+        if std::str::from_utf8(bytes).is_ok_and(|l| matches!(parse_command(l), Ok(Command::Abor))))
+}
