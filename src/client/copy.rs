@@ -8,11 +8,12 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::protocol::ascii::{FromNetwork, ToNetwork};
+use crate::transport::sendfile;
+use crate::transport::Stream;
 
 /// How often a blocked transfer looks at the interrupt flag.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -56,7 +57,7 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 /// Reads into `buf`, waking every [`POLL`] to check the watch.
-fn read_patiently(data: &mut TcpStream, buf: &mut [u8], watch: &Watch) -> io::Result<usize> {
+fn read_patiently(data: &mut Stream, buf: &mut [u8], watch: &Watch) -> io::Result<usize> {
     let idle_since = Instant::now();
     loop {
         match data.read(buf) {
@@ -70,7 +71,7 @@ fn read_patiently(data: &mut TcpStream, buf: &mut [u8], watch: &Watch) -> io::Re
 }
 
 /// Writes all of `buf`, waking every [`POLL`] to check the watch.
-fn write_patiently(data: &mut TcpStream, mut buf: &[u8], watch: &Watch) -> io::Result<()> {
+fn write_patiently(data: &mut Stream, mut buf: &[u8], watch: &Watch) -> io::Result<()> {
     let mut idle_since = Instant::now();
     while !buf.is_empty() {
         match data.write(buf) {
@@ -90,12 +91,12 @@ fn write_patiently(data: &mut TcpStream, mut buf: &[u8], watch: &Watch) -> io::R
 
 /// Data connection to `sink` (a download). Returns the bytes received.
 pub fn receive(
-    data: &mut TcpStream,
+    data: &mut Stream,
     sink: &mut dyn Write,
     ascii: bool,
     watch: &mut Watch,
 ) -> io::Result<u64> {
-    data.set_read_timeout(Some(POLL))?;
+    data.tcp().set_read_timeout(Some(POLL))?;
     let mut buf = vec![0; BUFFER];
     let mut converted = Vec::new();
     let mut from = FromNetwork::default();
@@ -128,11 +129,11 @@ pub fn receive(
 /// from `source`.
 pub fn send(
     source: &mut dyn Read,
-    data: &mut TcpStream,
+    data: &mut Stream,
     ascii: bool,
     watch: &mut Watch,
 ) -> io::Result<u64> {
-    data.set_write_timeout(Some(POLL))?;
+    data.tcp().set_write_timeout(Some(POLL))?;
     let mut buf = vec![0; BUFFER];
     let mut converted = Vec::new();
     let mut to = ToNetwork::default();
@@ -160,14 +161,16 @@ pub fn send(
 /// The rest of `file` to the data connection, unconverted (TYPE I), by
 /// `sendfile(2)` in rounds, with the watch checked between them (a round
 /// ends early when the socket's 200 ms send timeout passes).
-pub fn send_file(file: &mut File, data: &mut TcpStream, watch: &mut Watch) -> io::Result<u64> {
-    data.set_write_timeout(Some(POLL))?;
+pub fn send_file(file: &mut File, data: &mut Stream, watch: &mut Watch) -> io::Result<u64> {
+    // sendfile(2) needs the plain socket: a TLS stream (RFC 4217) will
+    // copy through `send` instead.
+    let Stream::Plain(socket) = &*data;
+    socket.set_write_timeout(Some(POLL))?;
     let mut total = 0u64;
     let mut idle_since = Instant::now();
     loop {
         watch.check(idle_since)?;
-        match crate::transport::sendfile::send_chunk(data, file, crate::transport::sendfile::CHUNK)
-        {
+        match sendfile::send_chunk(socket, file, sendfile::CHUNK) {
             Ok(0) => return Ok(total),
             Ok(n) => {
                 total += n as u64;
@@ -175,7 +178,7 @@ pub fn send_file(file: &mut File, data: &mut TcpStream, watch: &mut Watch) -> io
                 (watch.progress)(total);
             }
             Err(e) if would_block(&e) => {}
-            Err(e) if total == 0 && crate::transport::sendfile::unsupported(&e) => {
+            Err(e) if total == 0 && sendfile::unsupported(&e) => {
                 return send(file, data, false, watch)
             }
             Err(e) => return Err(e),

@@ -18,10 +18,11 @@ use crate::protocol::address::{find_epsv_port, find_host_port};
 use crate::protocol::command::EpsvMode;
 use crate::protocol::{Command, Reply, ReplyCode};
 use crate::transport::data::{canonical_ip, PassiveListener};
+use crate::transport::Stream;
 
 /// A data connection being set up.
 enum Pending {
-    Passive(TcpStream),
+    Passive(Stream),
     Active(PassiveListener),
 }
 
@@ -36,7 +37,7 @@ impl Client {
                     reason: connect_reason(&e),
                 }
             })?;
-            Ok(Pending::Passive(data))
+            Ok(Pending::Passive(Stream::Plain(data)))
         } else {
             self.active_listener().map(Pending::Active)
         }
@@ -111,7 +112,7 @@ impl Client {
 
     /// Opens the data connection, sends `command` and checks its
     /// preliminary reply. Returns the connection to read or write.
-    pub(super) fn start_transfer(&mut self, command: &Command) -> Result<TcpStream> {
+    pub(super) fn start_transfer(&mut self, command: &Command) -> Result<Stream> {
         let pending = self.prepare_data()?;
         let reply = self.send(command)?;
         if !reply.code().is_preliminary() {
@@ -123,7 +124,7 @@ impl Client {
         let data = match pending {
             Pending::Passive(data) => data,
             Pending::Active(listener) => match listener.accept(self.timeout) {
-                Ok(data) => data,
+                Ok(data) => Stream::Plain(data),
                 Err(e) => {
                     // The server will answer the failed transfer (425 or
                     // so): read it, or the next command gets it instead.
@@ -149,23 +150,28 @@ impl Client {
 
     /// Aborts the running transfer (RFC 959 §4.1.3): Telnet IP and Synch,
     /// then ABOR; reads the transfer's reply and ABOR's.
-    pub(super) fn abort(&mut self, data: TcpStream) -> Result<()> {
+    pub(super) fn abort(&mut self, data: Stream) -> Result<()> {
         drop(data);
         // IAC IP, then IAC DM sent as urgent data: servers such as vsftpd
         // only notice a command during a transfer through SIGURG.
-        let _ = self.writer.write_all(&[0xff, 0xf4, 0xff]);
-        let _ = socket2::SockRef::from(&self.writer).send_out_of_band(&[0xf2]);
+        let _ = self.control.get_mut().write_all(&[0xff, 0xf4, 0xff]);
+        let _ = socket2::SockRef::from(self.control.get_ref().tcp()).send_out_of_band(&[0xf2]);
         self.write_line("ABOR", b"ABOR\r\n")?;
         let first = self.read_reply("waiting for the reply to ABOR")?;
         // 426 (transfer aborted) is followed by ABOR's own 226; a transfer
         // that had just finished gives its 226 and then ABOR's 225 or 226.
-        let _ = self.writer.set_read_timeout(Some(Duration::from_secs(2)));
+        let control = self.control.get_ref().tcp();
+        let _ = control.set_read_timeout(Some(Duration::from_secs(2)));
         let second = if first.code().is_failure() {
             Some(self.read_reply("waiting for the reply to ABOR"))
         } else {
-            self.reader.read_reply().ok().map(Ok)
+            self.control.read_reply().ok().map(Ok)
         };
-        let _ = self.writer.set_read_timeout(Some(self.timeout));
+        let _ = self
+            .control
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(self.timeout));
         if let Some(second) = second {
             second?;
         }

@@ -40,6 +40,7 @@ use std::time::Duration;
 use crate::protocol::command::shown_in_logs;
 use crate::protocol::{Command, Reply, ReplyCode, TransferType};
 use crate::transport::control::{write_command, LineReader, ReadReplyError};
+use crate::transport::Stream;
 
 /// What went wrong, with enough context to act on.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +103,10 @@ fn connect_reason(e: &io::Error) -> String {
 /// A session with an FTP server.
 #[derive(Debug)]
 pub struct Client {
-    reader: LineReader<TcpStream>,
-    writer: TcpStream,
+    /// The control connection: read through the line reader, written
+    /// through [`LineReader::get_mut`], one stream for both (a TLS layer
+    /// cannot be split into two sockets).
+    control: LineReader<Stream>,
     peer: SocketAddr,
     local: SocketAddr,
     timeout: Duration,
@@ -162,10 +165,8 @@ impl Client {
             .and_then(|_| stream.set_write_timeout(Some(timeout)))
             .and_then(|_| stream.set_nodelay(true))
             .map_err(ClientError::io(context))?;
-        let reader = stream.try_clone().map_err(ClientError::io(context))?;
         let mut client = Client {
-            reader: LineReader::new(reader),
-            writer: stream,
+            control: LineReader::new(Stream::Plain(stream)),
             peer,
             local,
             timeout,
@@ -200,7 +201,7 @@ impl Client {
 
     fn read_reply(&mut self, context: &str) -> Result<Reply> {
         let reply = self
-            .reader
+            .control
             .read_reply()
             .map_err(|source| ClientError::Reply {
                 context: context.to_string(),
@@ -218,7 +219,8 @@ impl Client {
         if self.verbose {
             eprintln!("-> {}", shown_in_logs(shown));
         }
-        self.writer
+        self.control
+            .get_mut()
             .write_all(wire)
             .map_err(ClientError::io(format!("sending {shown}")))
     }
@@ -239,7 +241,7 @@ impl Client {
                 c => eprintln!("-> {c}"),
             }
         }
-        write_command(&mut self.writer, command)
+        write_command(self.control.get_mut(), command)
             .map_err(ClientError::io(format!("sending {}", command.verb())))?;
         self.read_reply(&format!("waiting for the reply to {}", command.verb()))
     }
@@ -277,7 +279,7 @@ impl Client {
     /// Ends the session politely.
     pub fn quit(mut self) -> Result<()> {
         let reply = self.send(&Command::Quit);
-        let _ = self.writer.shutdown(Shutdown::Both);
+        let _ = self.control.get_ref().tcp().shutdown(Shutdown::Both);
         reply.map(drop)
     }
 }

@@ -7,13 +7,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::copy::{self, Watch};
 use super::{Client, ClientError, Result};
 use crate::protocol::{Command, TransferType};
+use crate::transport::Stream;
 
 /// How an upload treats the remote file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl Client {
         remote: &str,
         mode: StoreMode,
         progress: &mut dyn FnMut(u64),
-        send: impl FnOnce(&mut TcpStream, bool, &mut Watch) -> io::Result<u64>,
+        send: impl FnOnce(&mut Stream, bool, &mut Watch) -> io::Result<u64>,
     ) -> Result<u64> {
         self.set_type(self.file_type())?;
         let command = match mode {
@@ -145,7 +145,7 @@ impl Client {
             return Err(ClientError::Interrupted(format!("put {remote}")));
         }
         // The close of the data connection is the end of the file.
-        let closed = data.shutdown(Shutdown::Write);
+        let closed = data.finish();
         drop(data);
         let finished = self.finish_transfer(&command);
         let n = copied.map_err(ClientError::io(format!("sending {remote}")))?;
