@@ -27,8 +27,12 @@ pub enum DataMode {
     /// Connects at once; the transfer runs to its end right away.
     Immediate,
     /// Connects, but the transfer waits for
-    /// [`MemoryDriver::complete_transfer`] (or an abort).
+    /// [`MemoryDriver::complete_transfer`]; ABOR cuts it at once.
     Hold,
+    /// Like `Hold`, but an ABOR takes effect only at
+    /// [`MemoryDriver::complete_transfer`], as when a transfer thread is
+    /// slow to notice.
+    SlowAbort,
     /// Never connects: transfers fail with 425.
     Absent,
 }
@@ -74,6 +78,7 @@ pub struct MemoryDriver {
     next_port: u16,
     passive_open: bool,
     held: Option<Transfer>,
+    abort_requested: bool,
     upload: Vec<u8>,
     received: Vec<u8>,
     paused: Duration,
@@ -96,6 +101,7 @@ impl MemoryDriver {
             next_port: 40000,
             passive_open: false,
             held: None,
+            abort_requested: false,
             upload: Vec::new(),
             received: Vec::new(),
             paused: Duration::ZERO,
@@ -192,7 +198,11 @@ impl MemoryDriver {
     pub fn complete_transfer(&mut self) -> Vec<Reply> {
         let before = self.replies.len();
         if let Some(t) = self.held.take() {
-            let outcome = self.run_transfer(t);
+            let outcome = if std::mem::take(&mut self.abort_requested) {
+                Outcome::failed(TransferError::Aborted)
+            } else {
+                self.run_transfer(t)
+            };
             self.feed(Event::TransferDone(outcome));
         }
         self.replies[before..].to_vec()
@@ -237,13 +247,16 @@ impl MemoryDriver {
                             let outcome = self.run_transfer(t);
                             self.session.handle(Event::TransferDone(outcome), now);
                         }
-                        DataMode::Hold => self.held = Some(t),
+                        DataMode::Hold | DataMode::SlowAbort => self.held = Some(t),
                         DataMode::Absent => {
                             let error = DataError::AcceptTimeout { port: 0, secs: 0 };
                             let outcome = Outcome::failed(TransferError::NoConnection(error));
                             self.session.handle(Event::TransferDone(outcome), now);
                         }
                     }
+                }
+                Action::AbortTransfer if self.mode == DataMode::SlowAbort => {
+                    self.abort_requested = true;
                 }
                 Action::AbortTransfer => {
                     // Cut before a byte moved: an upload is dropped, which

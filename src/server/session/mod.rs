@@ -156,8 +156,9 @@ struct Running {
     direction: Direction,
     /// Added to the 226 text (STOU reports the name it chose).
     note: Option<String>,
-    /// ABOR asked to cut it; ABOR's own reply follows the transfer's.
-    abor: bool,
+    /// How many ABORs asked to cut it; each gets its own reply after the
+    /// transfer's.
+    abors: u32,
 }
 
 /// What PASV or EPSV waits for from the driver.

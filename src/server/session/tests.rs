@@ -130,6 +130,20 @@ fn abor_cuts_a_held_upload_and_the_old_file_stays() {
 }
 
 #[test]
+fn every_abor_gets_its_own_reply() {
+    let f = fixture(false, None);
+    std::fs::write(f.root.join("f"), b"data").unwrap();
+    let mut d = logged_in(&f);
+    d.set_data_mode(DataMode::SlowAbort);
+    d.command("EPSV");
+    d.command("RETR f");
+    // Both ABORs arrive before the transfer notices the first.
+    assert!(d.input(b"ABOR\r\nABOR\r\n").is_empty());
+    assert_eq!(codes(&d.complete_transfer()), [426, 226, 225]);
+    assert_eq!(codes(&d.command("NOOP")), [200]);
+}
+
+#[test]
 fn a_client_that_hangs_up_mid_transfer_leaves_nothing_behind() {
     let f = fixture(false, None);
     let mut d = logged_in(&f);

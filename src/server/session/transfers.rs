@@ -170,7 +170,7 @@ impl Session {
             path: prepared.path,
             direction: prepared.direction,
             note: prepared.note,
-            abor: false,
+            abors: 0,
         });
         self.act(Action::StartTransfer(Transfer {
             plan,
@@ -285,8 +285,10 @@ impl Session {
             Some(running) => {
                 // The transfer's own reply (426, or 226 if it completed
                 // first) comes with its outcome, then ABOR's.
-                running.abor = true;
-                self.act(Action::AbortTransfer);
+                running.abors += 1;
+                if running.abors == 1 {
+                    self.act(Action::AbortTransfer);
+                }
             }
             None => {
                 self.set_plan(None);
@@ -335,17 +337,21 @@ impl Session {
             result: result_text,
         }));
         self.send(reply);
-        if running.abor {
-            if aborted {
+        // One reply per ABOR: the first says what became of the transfer,
+        // any further one that there is nothing left to abort.
+        for n in 0..running.abors {
+            if n == 0 && aborted {
                 self.reply(
                     ReplyCode::TRANSFER_COMPLETE,
                     "ABOR ok: the transfer was aborted",
                 )
-            } else {
+            } else if n == 0 {
                 self.reply(
                     ReplyCode::DATA_OPEN,
                     "no transfer to abort: it had already finished",
                 )
+            } else {
+                self.reply(ReplyCode::DATA_OPEN, "no transfer to abort")
             }
         }
     }
