@@ -75,6 +75,8 @@ pub struct Listing {
     head: std::vec::IntoIter<Entry>,
     /// The rest of a large directory, streamed.
     rest: Option<Entries>,
+    /// Why the directory could not be read to its end.
+    error: Option<StorageError>,
 }
 
 impl std::fmt::Debug for Listing {
@@ -102,6 +104,7 @@ impl Listing {
             format,
             head: Vec::new().into_iter(),
             rest: None,
+            error: None,
         };
         if !meta.is_dir() {
             if matches!(format, Format::Machine { .. }) {
@@ -120,8 +123,8 @@ impl Listing {
         let mut entries = storage.list(v)?;
         let mut head = Vec::new();
         for entry in entries.by_ref() {
-            // A read error ends the listing where it happened.
-            let Ok(entry) = entry else { break };
+            // A directory that cannot be read is refused before 150.
+            let entry = entry?;
             if entry.name.starts_with('.') && !format.shows_dot_files() {
                 continue;
             }
@@ -145,7 +148,15 @@ impl Listing {
         let shows_dots = self.format.shows_dot_files();
         let rest = self.rest.as_mut()?;
         for entry in rest.by_ref() {
-            let Ok(entry) = entry else { break };
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // A read error ends the listing where it happened; the
+                    // transfer then fails rather than pass for complete.
+                    self.error = Some(e);
+                    break;
+                }
+            };
             if entry.name.starts_with('.') && !shows_dots {
                 continue;
             }
@@ -186,6 +197,12 @@ impl Listing {
             };
             return Some(line);
         }
+    }
+
+    /// Why the directory could not be read to its end, once the listing
+    /// has been produced.
+    pub fn take_error(&mut self) -> Option<StorageError> {
+        self.error.take()
     }
 
     /// Writes the whole listing to `out`; returns the bytes written.

@@ -19,9 +19,12 @@ use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::storage::{ReadFile, StorageError, Upload};
 use crate::transport::Stream;
 
-/// Read size for uploads: large enough that a 1 GiB upload costs only a
-/// few thousand read and write calls.
+/// Disk write size for uploads: a 1 GiB upload is about a thousand writes,
+/// however small the segments the network delivers.
 const UPLOAD_BUFFER: usize = 1 << 20;
+
+/// Socket read size for uploads.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// Buffer for TYPE A conversion and listings.
 const CONVERT_BUFFER: usize = 64 * 1024;
@@ -115,9 +118,12 @@ pub fn run(
                 .write_to(&mut out, SystemTime::now())
                 .and_then(|n| out.flush().map(|_| n));
             drop(out);
-            match sent {
-                Ok(n) => (n, Ok(())),
-                Err(e) => (0, Err(TransferError::Network(e))),
+            match (sent, listing.take_error()) {
+                // A directory that could not be read to its end is a failed
+                // listing, not a short one.
+                (Ok(n), Some(e)) => (n, Err(TransferError::Storage(e))),
+                (Ok(n), None) => (n, Ok(())),
+                (Err(e), _) => (0, Err(TransferError::Network(e))),
             }
         }
         Job::Receive(mut upload) => {
@@ -171,7 +177,10 @@ fn send(
             Ok(0) => return (sent, Ok(())),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (sent, Err(TransferError::Network(e))),
+            Err(e) => {
+                let error = StorageError::from_io(file.path(), e);
+                return (sent, Err(TransferError::Storage(error)));
+            }
         };
         let chunk = if ascii {
             out.clear();
@@ -187,8 +196,8 @@ fn send(
     }
 }
 
-/// Connection to upload. Reads go straight into a large buffer and each
-/// read is written whole: few, large system calls. TCP flow control does
+/// Connection to upload, through a large buffer: the disk sees few, large
+/// writes however small the segments that arrive. TCP flow control does
 /// the rest: when the disk is slower than the network, our receive window
 /// fills and the sender waits; nothing overflows (design question 8 in
 /// spec/PROTOCOL.md).
@@ -197,10 +206,10 @@ fn receive(
     upload: &mut dyn Upload,
     ascii: bool,
 ) -> (u64, Result<(), TransferError>) {
-    let disk = |e: io::Error, upload: &dyn Upload| {
-        TransferError::Storage(StorageError::from_io(upload.path(), e))
-    };
-    let mut buf = vec![0; if ascii { CONVERT_BUFFER } else { UPLOAD_BUFFER }];
+    let path = upload.path().clone();
+    let disk = |e: io::Error| TransferError::Storage(StorageError::from_io(&path, e));
+    let mut upload = BufWriter::with_capacity(UPLOAD_BUFFER, upload);
+    let mut buf = vec![0; READ_BUFFER];
     let mut out = Vec::new();
     let mut from = FromNetwork::default();
     let mut received = 0;
@@ -220,18 +229,106 @@ fn receive(
             &buf[..n]
         };
         if let Err(e) = upload.write_all(chunk) {
-            return (received, Err(disk(e, upload)));
+            return (received, Err(disk(e)));
         }
     }
     if ascii {
         out.clear();
         from.finish(&mut out);
         if let Err(e) = upload.write_all(&out) {
-            return (received, Err(disk(e, upload)));
+            return (received, Err(disk(e)));
         }
     }
     match upload.flush() {
         Ok(()) => (received, Ok(())),
-        Err(e) => (received, Err(disk(e, upload))),
+        Err(e) => (received, Err(disk(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::VirtualPath;
+
+    /// A client that delivers an upload in 1460-byte segments, one per
+    /// read, as a WAN link does.
+    struct Segments {
+        left: usize,
+        sent: Vec<u8>,
+    }
+
+    impl Read for Segments {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.left.min(1460).min(buf.len());
+            buf[..n].fill(b'x');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Segments {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.sent.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl DataConnection for Segments {
+        fn finish(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An upload that counts the writes that reach it.
+    #[derive(Debug)]
+    struct Counting {
+        path: VirtualPath,
+        writes: usize,
+        bytes: usize,
+    }
+
+    impl Write for Counting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.bytes += buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Upload for Counting {
+        fn path(&self) -> &VirtualPath {
+            &self.path
+        }
+
+        fn commit(self: Box<Self>) -> Result<(), StorageError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn small_segments_reach_the_disk_in_large_writes() {
+        let mut conn = Segments {
+            left: 3 << 20,
+            sent: Vec::new(),
+        };
+        let mut upload = Counting {
+            path: VirtualPath::root(),
+            writes: 0,
+            bytes: 0,
+        };
+        let (n, result) = receive(&mut conn, &mut upload, false);
+        assert!(result.is_ok());
+        assert_eq!((n, upload.bytes), (3 << 20, 3 << 20));
+        // 3 MiB through a 1 MiB buffer: a handful of writes, not one per
+        // 1460-byte segment (2,155 of them).
+        assert!(upload.writes <= 4, "{} writes", upload.writes);
     }
 }

@@ -108,6 +108,9 @@ pub trait ReadFile: Read + Send + fmt::Debug {
     /// The whole file's size when it was opened.
     fn size(&self) -> u64;
 
+    /// The file, as the client named it (for error messages).
+    fn path(&self) -> &VirtualPath;
+
     /// The local file beneath, where there is one: downloads then go
     /// through `sendfile(2)`.
     fn as_local_file(&mut self) -> Option<&mut std::fs::File> {

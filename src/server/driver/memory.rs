@@ -9,13 +9,14 @@
 //! aborts it. Storage is real: give the session a
 //! [`LocalDisk`](crate::storage::LocalDisk) on a temporary directory.
 
+use std::collections::VecDeque;
 use std::io::{self, Cursor, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::limits::MAX_LINE;
-use crate::protocol::{LineDecoder, Reply};
+use crate::protocol::{Frame, LineDecoder, Reply};
 use crate::server::failure::TransferError;
 use crate::server::session::{Action, Config, Event, LogEntry, Now, Session};
 use crate::server::transfer::{self, DataConnection, Outcome, Transfer};
@@ -79,6 +80,9 @@ pub struct MemoryDriver {
     passive_open: bool,
     held: Option<Transfer>,
     abort_requested: bool,
+    /// Frames read but not yet given to the session: like the TCP driver,
+    /// this one reads no further while a line waits for a transfer.
+    unread: VecDeque<Frame>,
     upload: Vec<u8>,
     received: Vec<u8>,
     paused: Duration,
@@ -102,6 +106,7 @@ impl MemoryDriver {
             passive_open: false,
             held: None,
             abort_requested: false,
+            unread: VecDeque::new(),
             upload: Vec::new(),
             received: Vec::new(),
             paused: Duration::ZERO,
@@ -160,13 +165,12 @@ impl MemoryDriver {
     /// brought.
     pub fn input(&mut self, mut bytes: &[u8]) -> Vec<Reply> {
         let before = self.replies.len();
-        while !bytes.is_empty() && !self.closed {
+        while !bytes.is_empty() {
             let (used, frame) = self.decoder.decode(bytes);
             bytes = &bytes[used..];
-            if let Some(frame) = frame {
-                self.feed(Event::Frame(frame));
-            }
+            self.unread.extend(frame);
         }
+        self.deliver();
         self.replies[before..].to_vec()
     }
 
@@ -204,8 +208,19 @@ impl MemoryDriver {
                 self.run_transfer(t)
             };
             self.feed(Event::TransferDone(outcome));
+            self.deliver();
         }
         self.replies[before..].to_vec()
+    }
+
+    /// Gives the session the frames it will take now, in order.
+    fn deliver(&mut self) {
+        while !self.closed && self.session.wants_input() {
+            let Some(frame) = self.unread.pop_front() else {
+                break;
+            };
+            self.feed(Event::Frame(frame));
+        }
     }
 
     fn now(&self) -> Now {

@@ -48,6 +48,7 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>) {
         session,
         passive: None,
         transfer: None,
+        armed: None,
     };
     shared.log.event(peer, None, format_args!("connected"));
     let outcome = driver.run();
@@ -75,6 +76,11 @@ struct Driver {
     /// The listener of the session's passive plan.
     passive: Option<PassiveListener>,
     transfer: Option<Running>,
+    /// When the read timeout last set on the control socket runs out: it is
+    /// set again only when it would wake the driver too late (or has run
+    /// out), not before every read, which would cost a system call per
+    /// command.
+    armed: Option<Instant>,
 }
 
 impl Driver {
@@ -98,17 +104,26 @@ impl Driver {
             }
             let Some(transfer) = &self.transfer else {
                 // Only the control connection: block until the deadline.
-                let timeout = match self.session.deadline() {
+                // A timeout that fires early is harmless: the session's
+                // Tick does nothing before its deadline, and the timeout
+                // is then set again.
+                let now = Instant::now();
+                match self.session.deadline() {
+                    Some(deadline) if deadline <= now => return Ok(Event::Tick),
                     Some(deadline) => {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Ok(Event::Tick);
+                        let stale = self.armed.is_none_or(|a| a > deadline || a <= now);
+                        if stale {
+                            let left = deadline - now;
+                            self.reader.get_ref().tcp().set_read_timeout(Some(left))?;
+                            self.armed = Some(deadline);
                         }
-                        Some(left)
                     }
-                    None => None,
-                };
-                self.reader.get_ref().tcp().set_read_timeout(timeout)?;
+                    None if self.armed.is_some() => {
+                        self.reader.get_ref().tcp().set_read_timeout(None)?;
+                        self.armed = None;
+                    }
+                    None => {}
+                }
                 match self.reader.fill() {
                     Ok(0) => return Ok(Event::Eof),
                     Ok(_) => continue,

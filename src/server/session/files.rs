@@ -164,6 +164,9 @@ impl Session {
             while let Some(line) = listing.next_line(now) {
                 lines.push(format!(" {}", line.trim_end()));
             }
+            if let Some(e) = listing.take_error() {
+                return Err(e.into());
+            }
             lines.push("End of status".to_string());
             Ok(lines)
         });

@@ -276,6 +276,9 @@ impl Session {
             Event::Frame(frame) => {
                 self.last_input = Some(now.instant);
                 if self.running.is_some() && !is_abor(&frame) {
+                    // Drivers read no more input while a line waits
+                    // (`wants_input`), so there is room for this one.
+                    debug_assert!(self.waiting.is_none(), "a second line waits");
                     self.waiting = Some(frame);
                 } else {
                     self.frame(frame);

@@ -111,6 +111,24 @@ fn a_line_sent_during_a_transfer_waits_for_its_final_reply() {
 }
 
 #[test]
+fn lines_pipelined_during_a_transfer_are_answered_in_order_after_it() {
+    let f = fixture(false, None);
+    std::fs::write(f.root.join("f"), b"data").unwrap();
+    let mut d = logged_in(&f);
+    d.set_data_mode(DataMode::Hold);
+    d.command("EPSV");
+    d.command("RETR f");
+    assert!(d.input(b"NOOP\r\nPWD\r\n").is_empty());
+    assert_eq!(codes(&d.complete_transfer()), [226, 200, 257]);
+    d.command("EPSV");
+    d.command("RETR f");
+    // An ABOR behind a waiting line waits its turn: nothing is left to
+    // abort by then.
+    assert!(d.input(b"NOOP\r\nABOR\r\n").is_empty());
+    assert_eq!(codes(&d.complete_transfer()), [226, 200, 225]);
+}
+
+#[test]
 fn abor_cuts_a_held_upload_and_the_old_file_stays() {
     let f = fixture(false, None);
     std::fs::write(f.root.join("f"), b"old").unwrap();

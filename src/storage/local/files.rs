@@ -57,6 +57,7 @@ impl Iterator for Listing {
 pub(super) struct LocalFile {
     pub file: File,
     pub size: u64,
+    pub path: VirtualPath,
 }
 
 impl Read for LocalFile {
@@ -68,6 +69,10 @@ impl Read for LocalFile {
 impl ReadFile for LocalFile {
     fn size(&self) -> u64 {
         self.size
+    }
+
+    fn path(&self) -> &VirtualPath {
+        &self.path
     }
 
     fn as_local_file(&mut self) -> Option<&mut File> {

@@ -14,10 +14,14 @@
 //! handles, which is race-free too. Operations on a name (unlink, rename,
 //! link) open its parent beneath the root and act on the bare name there.
 //!
-//! Semantics kept from the old jail: symbolic links that stay inside the
-//! root work (`sub/up -> ..` is the root itself); a path that would leave it
-//! is [`StorageError::NotFound`], as if it did not exist; nothing is ever
-//! clamped at the root. Uploads go to a temporary file named
+//! Semantics kept from the old jail: relative symbolic links that stay
+//! inside the root work (`sub/up -> ..` is the root itself); a path that
+//! would leave it is [`StorageError::NotFound`], as if it did not exist;
+//! nothing is ever clamped at the root. One change: an *absolute* link
+//! (`/srv/ftp/sub`) is refused even when it names a place inside the root,
+//! and so is a relative one that climbs above the root and comes back in;
+//! the kernel resolves beneath the handle and cannot know that the root has
+//! that name outside. Use relative links inside a served tree. Uploads go to a temporary file named
 //! [`TEMP_PREFIX`]`<pid>.<n>` beside their target, created in a handle of
 //! the target's directory that the upload keeps, and are renamed (or, for
 //! STOU, hard-linked) to the target name in that same handle: renaming the
@@ -303,7 +307,11 @@ impl Storage for LocalDisk {
             file.seek(SeekFrom::Start(offset))
                 .map_err(|e| fail(path, e))?;
         }
-        Ok(Box::new(LocalFile { file, size }))
+        Ok(Box::new(LocalFile {
+            file,
+            size,
+            path: path.clone(),
+        }))
     }
 
     fn begin_upload(
@@ -375,16 +383,25 @@ impl Storage for LocalDisk {
 
     fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError> {
         LocalDisk::existing_entry(from)?;
-        LocalDisk::new_entry(to)?;
-        // cap-std opens both parents beneath the root and renames the bare
-        // names there (renameat): a link is moved, not followed.
-        self.dir
-            .rename(from.relative(), &self.dir, to.relative())
+        let (to_parent, to_name) = LocalDisk::new_entry(to)?;
+        let from_name = from
+            .file_name()
+            .ok_or(StorageError::InvalidName(ROOT_FIXED))?;
+        // Both parents are opened beneath the root, each failure blamed on
+        // its own side ("/nodir: no such file or directory" for a missing
+        // target directory, not the source); the bare names are then
+        // renamed between the two handles (renameat): a link is moved, not
+        // followed.
+        let from_dir = self.open_dir(&from.parent())?;
+        let to_dir = self.open_dir(&to_parent)?;
+        from_dir
+            .rename(from_name, &to_dir, to_name)
             .map_err(|e| match e.kind() {
                 // Only `to` can be the cause of these; the rest is `from`'s.
                 io::ErrorKind::AlreadyExists
                 | io::ErrorKind::DirectoryNotEmpty
-                | io::ErrorKind::IsADirectory => fail(to, e),
+                | io::ErrorKind::IsADirectory
+                | io::ErrorKind::NotADirectory => fail(to, e),
                 _ => fail(from, e),
             })
     }

@@ -599,3 +599,21 @@ fn reads_start_at_their_offset() {
         }
     );
 }
+
+#[test]
+fn a_failed_rename_blames_the_side_that_failed() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.txt"), b"x").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let err = disk.rename(&v("a.txt"), &v("nodir/x")).unwrap_err();
+    assert!(
+        matches!(&err, StorageError::NotFound(p) if p.as_str() == "/nodir"),
+        "{err}"
+    );
+    let err = disk.rename(&v("missing"), &v("b")).unwrap_err();
+    assert!(
+        matches!(&err, StorageError::NotFound(p) if p.as_str() == "/missing"),
+        "{err}"
+    );
+    assert!(root.path().join("a.txt").exists());
+}
