@@ -106,6 +106,8 @@ fn storage_code(e: &StorageError) -> ReplyCode {
         StorageError::OverQuota { .. } => ReplyCode::EXCEEDED_STORAGE,
         StorageError::Io { .. } => ReplyCode::LOCAL_ERROR,
         StorageError::Unsupported(_) => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+        // 450, a transient refusal: the same command succeeds later.
+        StorageError::Busy(_) => ReplyCode::FILE_BUSY,
         StorageError::BadOffset { .. }
         | StorageError::NotFound(_)
         | StorageError::PermissionDenied(_)

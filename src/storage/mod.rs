@@ -224,6 +224,13 @@ pub enum StorageError {
     },
     #[error("{0}: this server's storage does not support that")]
     Unsupported(VirtualPath),
+    /// A resumed or appending upload (REST + STOR, APPE) of a file that
+    /// another one is resuming or appending to right now. Refused before
+    /// any data is accepted, so that neither upload loses the other's
+    /// bytes; back ends may also bound such uploads this way because each
+    /// one may cost a copy of the file.
+    #[error("{0}: another upload is resuming or appending to this file; try again when it ends")]
+    Busy(VirtualPath),
     #[error("{path}: {source}")]
     Io {
         path: VirtualPath,

@@ -1,6 +1,6 @@
 //! What LocalDisk hands out: a directory listing streamed from its handle,
 //! a file open for reading, and an upload in progress in a handle of its
-//! directory.
+//! directory (what a resumed one keeps is in [`super::resume`]).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use cap_std::fs::{Dir, ReadDir};
 
+use super::resume::{commit_plain, Resume, Target};
 use super::{convert, fail, is_temp_name, Registry};
 use crate::storage::{Entry, ReadFile, StorageError, Upload, VirtualPath};
 
@@ -94,27 +95,47 @@ pub(super) struct LocalUpload {
     pub no_clobber: bool,
     pub id: u64,
     pub active: Registry,
+    /// The target as a key of the set of targets being resumed.
+    pub target: Target,
+    /// REST + STOR and APPE: what is kept of the old file, put in the
+    /// temporary at the first write or at commit.
+    pub resume: Option<Resume>,
 }
 
 impl LocalUpload {
-    fn file(&mut self) -> io::Result<&mut File> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("the upload is finished"))
-    }
-
     pub(super) fn deregister(&self) {
         self.active.lock().expect("registry lock").remove(&self.id);
     }
+
+    /// Renames (or, for STOU, links) the temporary to the target's name.
+    fn place(&self) -> io::Result<()> {
+        let dir = &self.dir;
+        if self.no_clobber {
+            // link(2) fails if the name exists: no race with another upload.
+            dir.hard_link(&self.temp, dir, &self.name)
+                .and_then(|()| dir.remove_file(&self.temp))
+        } else {
+            dir.rename(&self.temp, dir, &self.name)
+        }
+    }
+}
+
+fn finished() -> io::Error {
+    io::Error::other("the upload is finished")
 }
 
 impl Write for LocalUpload {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file()?.write(buf)
+        let file = self.file.as_mut().ok_or_else(finished)?;
+        if let Some(resume) = &mut self.resume {
+            // Data has come: now the kept part costs its blocks.
+            resume.fill(file)?;
+        }
+        file.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file()?.flush()
+        self.file.as_mut().ok_or_else(finished)?.flush()
     }
 }
 
@@ -124,18 +145,25 @@ impl Upload for LocalUpload {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
-        drop(self.file.take());
-        let dir = &self.dir;
-        let placed = if self.no_clobber {
-            // link(2) fails if the name exists: no race with another upload.
-            dir.hard_link(&self.temp, dir, &self.name)
-                .and_then(|()| dir.remove_file(&self.temp))
-        } else {
-            dir.rename(&self.temp, dir, &self.name)
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| fail(&self.path, finished()))?;
+        let mut resume = self.resume.take();
+        // An upload that received nothing keeps the old part all the same:
+        // an empty APPE leaves the file as it was.
+        let filled = match &mut resume {
+            Some(resume) => resume.fill(&mut file),
+            None => Ok(()),
         };
+        drop(file);
+        let placed = filled.and_then(|()| match resume {
+            Some(resume) => resume.commit(&self.dir, &self.name, || self.place()),
+            None => commit_plain(&self.target, || self.place()),
+        });
         self.deregister();
         placed.map_err(|e| {
-            let _ = dir.remove_file(&self.temp);
+            let _ = self.dir.remove_file(&self.temp);
             fail(&self.path, e)
         })
     }

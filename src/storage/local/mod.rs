@@ -26,7 +26,10 @@
 //! the target's directory that the upload keeps, and are renamed (or, for
 //! STOU, hard-linked) to the target name in that same handle: renaming the
 //! directory meanwhile neither orphans nor misplaces the upload. Names with
-//! the prefix are invisible to clients and reserved.
+//! the prefix are invisible to clients and reserved. A resumed or
+//! appending upload (REST + STOR, APPE) copies the part of the old file it
+//! keeps only when data arrives, by sharing blocks where the file system
+//! can, and runs alone on its target (see [`resume`]).
 //!
 //! What this does not do: a *hard* link inside the root to a file outside it
 //! (made by someone with shell access) is an ordinary file to the kernel and
@@ -37,7 +40,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +51,10 @@ use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 mod files;
+mod resume;
 
 use files::{Listing, LocalFile, LocalUpload};
+use resume::{Resume, Target};
 
 use super::{
     Entries, Features, Keep, Kind, Metadata, ReadFile, Storage, StorageError, Upload, VirtualPath,
@@ -160,41 +165,6 @@ impl LocalDisk {
         let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
         fcntl(&file, FcntlArg::F_SETFL(flags)).map_err(|e| fail(v, e.into()))?;
         Ok((file, meta.len()))
-    }
-
-    /// Copies the part of the current file that a resumed or appending
-    /// upload keeps. `io::copy` between files is `copy_file_range(2)`.
-    fn copy_kept(&self, v: &VirtualPath, keep: Keep, into: &mut File) -> Result<(), StorageError> {
-        let current = match self.open_file(v) {
-            Ok(current) => Some(current),
-            Err(StorageError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        };
-        let (file, size) = match (current, keep) {
-            (None, Keep::First(0) | Keep::All | Keep::Nothing) => return Ok(()),
-            (None, Keep::First(offset)) => {
-                return Err(StorageError::BadOffset {
-                    path: v.clone(),
-                    offset,
-                    size: 0,
-                })
-            }
-            (Some(current), _) => current,
-        };
-        let length = match keep {
-            Keep::First(offset) if offset > size => {
-                return Err(StorageError::BadOffset {
-                    path: v.clone(),
-                    offset,
-                    size,
-                })
-            }
-            Keep::First(offset) => offset,
-            Keep::All => size,
-            Keep::Nothing => return Ok(()),
-        };
-        io::copy(&mut file.take(length), into).map_err(|e| fail(v, e))?;
-        Ok(())
     }
 }
 
@@ -328,6 +298,13 @@ impl Storage for LocalDisk {
             Ok(meta) if meta.is_dir() => return Err(StorageError::IsADirectory(path.clone())),
             _ => {}
         }
+        let target = Target::of(&dir, name).map_err(|e| fail(path, e))?;
+        // REST + STOR and APPE: one at a time per target, and nothing of
+        // the old file copied until data comes (see `resume`).
+        let resume = match keep {
+            Keep::Nothing => None,
+            Keep::First(_) | Keep::All => Some(Resume::begin(self, &dir, &target, path, keep)?),
+        };
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let id = COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = format!("{TEMP_PREFIX}{}.{id}", std::process::id());
@@ -339,7 +316,7 @@ impl Storage for LocalDisk {
             .lock()
             .expect("registry lock")
             .insert(id, (Arc::clone(&dir), temp.clone()));
-        let mut upload = LocalUpload {
+        Ok(Box::new(LocalUpload {
             file: Some(file),
             dir,
             temp,
@@ -348,12 +325,9 @@ impl Storage for LocalDisk {
             no_clobber,
             id,
             active: Arc::clone(&self.active),
-        };
-        if keep != Keep::Nothing {
-            let into = upload.file.as_mut().expect("a fresh upload has its file");
-            self.copy_kept(path, keep, into)?;
-        }
-        Ok(Box::new(upload))
+            target,
+            resume,
+        }))
     }
 
     fn mkdir(&self, path: &VirtualPath) -> Result<(), StorageError> {

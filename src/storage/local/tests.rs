@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::storage::Entry;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
@@ -616,4 +616,263 @@ fn a_failed_rename_blames_the_side_that_failed() {
         "{err}"
     );
     assert!(root.path().join("a.txt").exists());
+}
+
+/// The bytes of every regular file under `dir` (temporaries included),
+/// links not followed: what a copy of a file would show in.
+fn bytes_under(dir: &Path) -> u64 {
+    walk(dir)
+        .iter()
+        .map(|p| std::fs::symlink_metadata(p).unwrap())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// `len` bytes that differ from one offset to the next (no block repeats).
+fn varied(len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+#[test]
+fn resumed_uploads_cost_no_disk_until_data_comes() {
+    let root = tempfile::tempdir().unwrap();
+    let old = varied(1 << 20);
+    std::fs::write(root.path().join("big"), &old).unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let before = bytes_under(root.path());
+    assert_eq!(before, 1 << 20);
+
+    let mut up = disk.begin_upload(&v("big"), Keep::All, false).unwrap();
+    assert_eq!(bytes_under(root.path()), before, "nothing copied yet");
+    assert_eq!(temps_under(root.path()).len(), 1, "an empty temporary");
+    up.write_all(b"tail").unwrap();
+    // The kept part is in the temporary now (cloned or copied: either way
+    // its size shows).
+    assert_eq!(bytes_under(root.path()), 2 * before + 4);
+    up.commit().unwrap();
+    let mut expected = old.clone();
+    expected.extend_from_slice(b"tail");
+    assert_eq!(std::fs::read(root.path().join("big")).unwrap(), expected);
+    assert_eq!(bytes_under(root.path()), before + 4);
+
+    // REST + STOR the same way; dropped before any data, it left nothing.
+    let up = disk
+        .begin_upload(&v("big"), Keep::First(1000), false)
+        .unwrap();
+    assert_eq!(bytes_under(root.path()), before + 4);
+    drop(up);
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+    assert_eq!(std::fs::read(root.path().join("big")).unwrap(), expected);
+}
+
+#[test]
+fn one_resumed_upload_per_target_at_a_time() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("sub")).unwrap();
+    symlink("..", root.path().join("sub/up")).unwrap();
+    std::fs::write(root.path().join("f"), b"0123456789").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let mut first = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+
+    let busy = disk.begin_upload(&v("f"), Keep::All, false).unwrap_err();
+    assert!(
+        matches!(&busy, StorageError::Busy(p) if p == &v("f")),
+        "{busy:?}"
+    );
+    assert_eq!(
+        busy.to_string(),
+        "/f: another upload is resuming or appending to this file; try again when it ends"
+    );
+    for refused in [
+        disk.begin_upload(&v("f"), Keep::First(3), false),
+        // The same directory by another path is the same target.
+        disk.begin_upload(&v("sub/up/f"), Keep::All, false),
+        // So is the same tree through another back end.
+        LocalDisk::new(root.path())
+            .unwrap()
+            .begin_upload(&v("f"), Keep::All, false),
+    ] {
+        assert!(matches!(refused, Err(StorageError::Busy(_))), "{refused:?}");
+    }
+    // Other targets, and plain STOR (which keeps nothing), are not bounded.
+    drop(disk.begin_upload(&v("g"), Keep::All, false).unwrap());
+    drop(disk.begin_upload(&v("sub/f"), Keep::All, false).unwrap());
+    drop(disk.begin_upload(&v("f"), Keep::Nothing, false).unwrap());
+
+    first.write_all(b"!").unwrap();
+    first.commit().unwrap();
+    // Committed: the target is free again; dropped: free again too.
+    let second = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    drop(second);
+    upload(&disk, "sub/up/f", Keep::All, b"?");
+    assert_eq!(
+        std::fs::read(root.path().join("f")).unwrap(),
+        b"0123456789!?"
+    );
+    // A refused begin (a bad offset) does not keep the target either.
+    assert!(matches!(
+        disk.begin_upload(&v("f"), Keep::First(99), false),
+        Err(StorageError::BadOffset { .. })
+    ));
+    upload(&disk, "f", Keep::First(2), b"ab");
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"01ab");
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_resume_without_data_keeps_the_old_part() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("f"), b"0123456789").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    // An empty APPE leaves the file as it was.
+    let up = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    up.commit().unwrap();
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"0123456789");
+    // REST 4 + an empty STOR keeps the first four bytes.
+    let up = disk.begin_upload(&v("f"), Keep::First(4), false).unwrap();
+    up.commit().unwrap();
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"0123");
+    // An empty APPE of a new file creates it empty.
+    let up = disk.begin_upload(&v("g"), Keep::All, false).unwrap();
+    up.commit().unwrap();
+    assert_eq!(std::fs::read(root.path().join("g")).unwrap(), b"");
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn resumed_uploads_keep_the_right_bytes_across_writes() {
+    let root = tempfile::tempdir().unwrap();
+    let old = varied(3 << 20);
+    std::fs::write(root.path().join("f"), &old).unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let cut = 1_000_001;
+    let mut up = disk
+        .begin_upload(&v("f"), Keep::First(cut as u64), false)
+        .unwrap();
+    up.write_all(b"first, ").unwrap();
+    up.write_all(b"").unwrap();
+    up.write_all(b"second").unwrap();
+    up.commit().unwrap();
+    let mut expected = old[..cut].to_vec();
+    expected.extend_from_slice(b"first, second");
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), expected);
+
+    let mut up = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    for chunk in old.chunks(700_000) {
+        up.write_all(chunk).unwrap();
+    }
+    up.commit().unwrap();
+    expected.extend_from_slice(&old);
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), expected);
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_resume_is_not_put_over_a_file_that_changed_meanwhile() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("f"), b"old").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let changed = |e: StorageError| match e {
+        StorageError::Io { path, source } => {
+            assert_eq!(path, v("f"));
+            assert!(source.to_string().contains("nothing was kept"), "{source}");
+        }
+        other => panic!("not the error of a changed file: {other:?}"),
+    };
+
+    // A STOR that commits while an APPE runs wins; the APPE fails rather
+    // than put "old" plus its bytes over the newer file.
+    let mut appe = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    appe.write_all(b"+appended").unwrap();
+    upload(&disk, "f", Keep::Nothing, b"newer");
+    changed(appe.commit().unwrap_err());
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"newer");
+
+    // The same when the STOR commits before the APPE's first write.
+    let mut appe = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    upload(&disk, "f", Keep::Nothing, b"newest");
+    appe.write_all(b"+appended").unwrap();
+    changed(appe.commit().unwrap_err());
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"newest");
+
+    // Deleted meanwhile: not brought back.
+    let appe = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    disk.delete(&v("f")).unwrap();
+    changed(appe.commit().unwrap_err());
+    assert!(!root.path().join("f").exists());
+
+    // Created meanwhile by someone else: not replaced by an APPE that
+    // began when there was no file.
+    let mut appe = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    upload(&disk, "f", Keep::Nothing, b"created");
+    appe.write_all(b"appended").unwrap();
+    changed(appe.commit().unwrap_err());
+    assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"created");
+
+    // Written to in place (by another program) meanwhile.
+    let mut appe = disk.begin_upload(&v("f"), Keep::All, false).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.path().join("f"))
+        .unwrap()
+        .write_all(b" and more")
+        .unwrap();
+    appe.write_all(b"!").unwrap();
+    changed(appe.commit().unwrap_err());
+    assert_eq!(
+        std::fs::read(root.path().join("f")).unwrap(),
+        b"created and more"
+    );
+
+    // Unchanged: the append lands.
+    upload(&disk, "f", Keep::All, b"!");
+    assert_eq!(
+        std::fs::read(root.path().join("f")).unwrap(),
+        b"created and more!"
+    );
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn concurrent_appends_all_land_or_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("log"), b"").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let landed: Vec<u8> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let disk = &disk;
+                scope.spawn(move || {
+                    let mut landed = Vec::new();
+                    for _ in 0..50 {
+                        let mut up = match disk.begin_upload(&v("log"), Keep::All, false) {
+                            Ok(up) => up,
+                            Err(StorageError::Busy(_)) => {
+                                std::thread::yield_now();
+                                continue;
+                            }
+                            Err(e) => panic!("{e}"),
+                        };
+                        up.write_all(&[b'a' + i]).unwrap();
+                        up.commit().unwrap();
+                        landed.push(b'a' + i);
+                    }
+                    landed
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let mut on_disk = std::fs::read(root.path().join("log")).unwrap();
+    let mut landed = landed;
+    on_disk.sort();
+    landed.sort();
+    assert!(!landed.is_empty());
+    assert_eq!(on_disk, landed, "every committed append is in the file");
 }
