@@ -21,6 +21,19 @@ pub const DATA_ACCEPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default idle timeout of a control connection (vsftpd's default is 300 s too).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Default login deadline (`--login-timeout`): a connection that has not
+/// logged in this long after connecting is closed. Clients log in within a
+/// second; connections that never do would otherwise hold session slots
+/// for the whole idle timeout. Commands before login do not extend it.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default stall timeout (`--stall-timeout`) for output the client must
+/// read: replies on the control connection and listings on a data
+/// connection. A client that reads neither for this long is cut, so it
+/// cannot pin a thread and buffers for the whole idle timeout. File
+/// transfers keep the data timeout.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the client waits for a reply or a connection by default.
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,6 +49,11 @@ pub const SESSION_STACK_SIZE: usize = 256 * 1024;
 /// loopback or LAN stream is not window-limited.
 pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
+/// Send buffer of a listing's data connection: listings are small per
+/// line and need no 4 MiB window, and a client that does not read one
+/// should hold up little memory until the stall timeout cuts it.
+pub const LISTING_SOCKET_BUFFER: usize = 256 * 1024;
+
 /// Buffer size of the read side of the control connection. Commands are
 /// short, and longer lines (up to [`MAX_LINE`]) are assembled across reads
 /// anyway; every idle session holds this buffer, so it is kept small
@@ -48,6 +66,12 @@ pub const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
 
 /// Failed logins after which a control connection is closed (with 421).
 pub const MAX_LOGIN_FAILURES: u32 = 3;
+
+/// Deepest path a client may name, in components. Every command on a path
+/// costs work per component (in the kernel's walk and ours); a few hundred
+/// levels fit any real tree, while 2,000 levels let four pipelining
+/// sessions pin two cores. Deeper paths are answered 553.
+pub const MAX_PATH_DEPTH: usize = 256;
 
 /// Directories with at most this many entries are listed sorted by name;
 /// larger ones stream in the storage's order, so that listing a directory

@@ -3,7 +3,10 @@
 //! in (230) and refuses wrong passwords and unknown users slowly (530 after
 //! about a second), closing the connection with 421 after three failures;
 //! with `--users`, anonymous is refused unless `--anonymous` is given too; a
-//! malformed users file stops `serv` at startup with the offending line;
+//! malformed users file stops `serv` at startup with the offending line
+//! (stray whitespace around a name or hash included), while a byte order
+//! mark at its start is skipped; a users file without accounts stops `serv`
+//! unless `--anonymous` is given;
 //! `--read-only` refuses every command that writes with 550 and changes
 //! nothing on disk, while downloads and listings still work.
 
@@ -221,6 +224,106 @@ fn a_malformed_users_file_stops_serv_naming_the_line() {
     let out = run_with_timeout(cmd, b"", Duration::from_secs(20));
     assert_ne!(out.code(), 0, "{out}");
     assert!(out.stderr.contains("no-such-users"), "{out}");
+}
+
+#[test]
+fn stray_whitespace_in_the_users_file_stops_serv_naming_the_line() {
+    // Each of these used to start, with a user nobody can name ("alice ")
+    // or, for the leading space, silently trimmed.
+    let good = hash("pw");
+    for (line, words) in [
+        (
+            format!("alice :{good}"),
+            vec!["line 2", "ends with whitespace"],
+        ),
+        (
+            format!(" alice:{good}"),
+            vec!["line 2", "starts with whitespace"],
+        ),
+        (
+            format!("alice: {good}"),
+            vec!["line 2", "whitespace around"],
+        ),
+        (
+            format!("alice:{good} "),
+            vec!["line 2", "whitespace around"],
+        ),
+        (
+            format!("al\u{1b}ice:{good}"),
+            vec!["line 2", "control character"],
+        ),
+    ] {
+        let text = format!("bob:{good}\n{line}\n");
+        let out = serv_with_users(&text);
+        assert_ne!(out.code(), 0, "serv started with {line:?}: {out}");
+        assert!(!out.stdout.contains("listening on"), "{out}");
+        for w in words {
+            assert!(out.stderr.contains(w), "{w:?} missing for {line:?}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_users_file_saved_with_a_byte_order_mark_still_lets_its_first_user_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users");
+    // As Notepad saves UTF-8: a BOM, CRLF line ends.
+    let text = format!(
+        "\u{feff}alice:{}\r\nbob:{}\r\n",
+        hash("wonderland"),
+        hash("builder")
+    );
+    fs::write(&path, text).unwrap();
+    let server = Server::start_with(&["--users", path.to_str().unwrap()]);
+    let mut c = server.connect();
+    c.expect_greeting();
+    let (code, _) = try_login(&mut c, "alice", "wonderland");
+    assert_eq!(code, 230, "the first account works");
+    c.expect("REIN", 220);
+    let (code, _) = try_login(&mut c, "bob", "builder");
+    assert_eq!(code, 230);
+}
+
+#[test]
+fn a_users_file_without_accounts_stops_serv_unless_anonymous() {
+    for text in ["", "# accounts: none yet\n\n"] {
+        let out = serv_with_users(text);
+        assert_ne!(out.code(), 0, "serv started with {text:?}: {out}");
+        assert!(!out.stdout.contains("listening on"), "{out}");
+        for w in [
+            "users",
+            "no accounts",
+            "nobody could log in",
+            "name:HASH",
+            "--hash-password",
+            "--anonymous",
+        ] {
+            assert!(out.stderr.contains(w), "{w:?} missing for {text:?}: {out}");
+        }
+    }
+    // The message names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-users");
+    fs::write(&empty, "").unwrap();
+    let out = run_serv(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--users",
+            empty.to_str().unwrap(),
+            "0",
+        ],
+        b"",
+    );
+    assert_ne!(out.code(), 0, "{out}");
+    assert!(out.stderr.contains(empty.to_str().unwrap()), "{out}");
+
+    // With --anonymous it serves anonymous users only.
+    let server = Server::start_with(&["--users", empty.to_str().unwrap(), "--anonymous"]);
+    let mut c = server.connect();
+    c.expect_greeting();
+    c.login();
+    c.expect("PWD", 257);
 }
 
 #[test]

@@ -91,6 +91,8 @@ fuzz_target!(|data: &[u8]| {
         },
         read_only: false,
         idle_timeout: Duration::from_secs(300),
+        login_timeout: Duration::from_secs(30),
+        data_timeout: Duration::from_secs(60),
         failed_login_delay: Duration::from_secs(1),
         pasv_address: None,
     });

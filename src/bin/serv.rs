@@ -15,10 +15,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use ftp::limits::SHUTDOWN_GRACE;
-use ftp::server::auth::{hash_password, Auth, Users};
+use ftp::server::auth::{hash_password, Auth};
+use ftp::server::defender::BanPolicy;
 use ftp::server::log::LogLevel;
 use ftp::server::{Config, Server};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
 
 /// Serve a directory over FTP (RFC 959, 2428, 3659) to any FTP client:
@@ -68,9 +69,33 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_sessions: Option<usize>,
 
-    /// Most sessions at once from one IP address.
+    /// Most sessions at once from one IP address (IPv6: one /64). With
+    /// --max-sessions, at most half of the sessions may be waiting to log in.
     #[arg(long, value_name = "N")]
     max_per_ip: Option<usize>,
+
+    /// Close connections that have not logged in this many seconds after
+    /// connecting (commands before login do not extend it).
+    #[arg(long, default_value_t = ftp::limits::LOGIN_TIMEOUT.as_secs(), value_name = "SECS")]
+    login_timeout: u64,
+
+    /// Cut a client that reads neither its replies nor a listing for this
+    /// many seconds (file transfers keep --data-timeout).
+    #[arg(long, default_value_t = ftp::limits::STALL_TIMEOUT.as_secs(), value_name = "SECS")]
+    stall_timeout: u64,
+
+    /// Ban an address (IPv6: its /64) after this many failed logins within
+    /// --ban-window; 0 never bans.
+    #[arg(long, default_value_t = BanPolicy::default().max_failures, value_name = "N")]
+    ban_failures: u32,
+
+    /// Seconds over which failed logins are counted for a ban.
+    #[arg(long, default_value_t = BanPolicy::default().window.as_secs(), value_name = "SECS")]
+    ban_window: u64,
+
+    /// Seconds a banned address is refused (421) for.
+    #[arg(long, default_value_t = BanPolicy::default().ban.as_secs(), value_name = "SECS")]
+    ban_time: u64,
 
     /// Close control connections idle for this many seconds (with a 421 reply).
     #[arg(long, default_value_t = ftp::limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
@@ -148,6 +173,13 @@ fn main() -> anyhow::Result<()> {
     config.pasv_address = args.pasv_address;
     config.max_sessions = args.max_sessions;
     config.max_per_ip = args.max_per_ip;
+    config.login_timeout = Duration::from_secs(args.login_timeout.max(1));
+    config.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
+    config.ban = BanPolicy {
+        max_failures: args.ban_failures,
+        window: Duration::from_secs(args.ban_window.max(1)),
+        ban: Duration::from_secs(args.ban_time.max(1)),
+    };
     config.log_level = match (args.verbose, args.quiet) {
         (true, _) => LogLevel::Verbose,
         (_, true) => LogLevel::Quiet,
@@ -158,36 +190,45 @@ fn main() -> anyhow::Result<()> {
             users: None,
             anonymous: true,
         },
-        Some(path) => {
-            let users = Users::load(path)?;
-            Auth {
-                users: Some(users),
-                anonymous: args.anonymous,
-            }
-        }
+        Some(path) => Auth::from_users_file(path, args.anonymous)?,
     };
 
     let server = Server::bind(config).context("starting the server")?;
     let addr = server.local_addr().context("reading the bound address")?;
     let stop = server.stop_handle().context("preparing the stop handle")?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+    // SIGHUP too: its default action kills the server without the graceful
+    // stop (upload temporaries would stay until the next start), and it
+    // comes from a closed terminal or a process manager's "reload".
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     // An upload past the file-size limit (ulimit -f) must fail with EFBIG
     // and a 552 reply, not kill the server with SIGXFSZ.
     signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)))
         .context("installing the SIGXFSZ handler")?;
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            let name = if signal == SIGINT {
-                "SIGINT"
-            } else {
-                "SIGTERM"
+        let mut stopping = false;
+        for signal in signals.forever() {
+            let name = match signal {
+                SIGINT => "SIGINT",
+                SIGTERM => "SIGTERM",
+                SIGHUP => {
+                    // Nothing to reload yet (the users file and options are
+                    // read once); keep serving rather than die half-way.
+                    eprintln!(
+                        "SIGHUP received: ignored (configuration reload is not supported yet)"
+                    );
+                    continue;
+                }
+                // Only the signals registered above arrive here.
+                _ => continue,
             };
+            // A second SIGINT or SIGTERM: stop now.
+            if stopping {
+                std::process::exit(130);
+            }
             eprintln!("{name}: no longer accepting connections; letting transfers finish");
             stop.stop();
-        }
-        // A second signal: stop now.
-        if signals.forever().next().is_some() {
-            std::process::exit(130);
+            stopping = true;
         }
     });
 

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 use super::mlsx::{facts, FactSet};
 use super::time::ls_date;
 use crate::limits::LISTING_SORT_LIMIT;
+use crate::protocol::ReplyCode;
 use crate::storage::{Entries, Entry, Kind, Metadata, Storage, StorageError, VirtualPath};
 
 /// Options given to LIST/NLST as `ls`-style flags (`-a`, `-l`, `-la`).
@@ -216,6 +217,44 @@ impl Listing {
     }
 }
 
+/// A multi-line reply whose middle is a listing (STAT with a path, RFC 959
+/// §4.1.3), written as it is produced: a directory of 20,000 entries is
+/// never held whole, and a client that does not read its replies holds up
+/// only a small buffer.
+#[derive(Debug)]
+pub struct ListingReply {
+    pub code: ReplyCode,
+    /// The first line's text (`Status of /dir:`).
+    pub first: String,
+    pub listing: Listing,
+    /// The last line's text (`End of status`).
+    pub last: String,
+}
+
+impl ListingReply {
+    /// Writes the whole reply to `out`; returns the number of lines.
+    pub fn write_to(mut self, out: &mut impl Write, now: SystemTime) -> io::Result<usize> {
+        let code = self.code;
+        write!(out, "{code}-{}\r\n", self.first)?;
+        let mut lines = 2;
+        while let Some(line) = self.listing.next_line(now) {
+            // Indented: no middle line can read as the reply's end.
+            write!(out, " {}\r\n", line.trim_end())?;
+            lines += 1;
+        }
+        match self.listing.take_error() {
+            Some(e) => write!(
+                out,
+                "{code} {}; the listing stopped early: {e}\r\n",
+                self.last
+            )?,
+            None => write!(out, "{code} {}\r\n", self.last)?,
+        }
+        out.flush()?;
+        Ok(lines)
+    }
+}
+
 /// The `ls -l` permission column: type letter and nine permission bits.
 fn mode_string(meta: &Metadata) -> String {
     let t = match meta.kind {
@@ -246,7 +285,10 @@ fn long_line(e: &Entry, now: SystemTime) -> String {
     );
     if let Some(target) = &e.link_target {
         line.push_str(" -> ");
-        line.push_str(target);
+        // A link's text is anyone's to write (`ln -s $'x\r\nforged' l`):
+        // a line end in it would forge a listing line, so control
+        // characters are shown as `?`, as `ls` shows them.
+        line.extend(target.chars().map(|c| if c.is_control() { '?' } else { c }));
     }
     line.push_str("\r\n");
     line
@@ -313,6 +355,45 @@ mod tests {
             lines[1].starts_with("drwx") && lines[1].ends_with(" dir"),
             "{long}"
         );
+    }
+
+    #[test]
+    fn no_line_end_reaches_a_listing_from_a_name_or_a_link_target() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("hid\rden"), b"").unwrap();
+        fs::write(root.path().join("two\nlines"), b"").unwrap();
+        std::os::unix::fs::symlink(
+            "x\r\n-rw-r--r-- 1 ftp ftp 0 Jan 1 2026 forged",
+            root.path().join("l"),
+        )
+        .unwrap();
+        let storage = disk(root.path());
+        for format in [
+            Format::Long(ListFlags::default()),
+            Format::Names(ListFlags::default()),
+            Format::Machine {
+                facts: FactSet::default(),
+                writable: true,
+            },
+        ] {
+            let listing = text(&storage, "/", format);
+            let lines: Vec<&str> = listing.split("\r\n").filter(|l| !l.is_empty()).collect();
+            assert!(
+                lines.iter().all(|l| !l.contains(['\r', '\n'])),
+                "{format:?}: {listing:?}"
+            );
+            assert!(
+                !listing.contains("hid") && !listing.contains("two"),
+                "{listing:?}"
+            );
+        }
+        let long = text(&storage, "/", Format::Long(ListFlags::default()));
+        assert_eq!(
+            long.matches("\r\n").count(),
+            1,
+            "one entry, one line: {long:?}"
+        );
+        assert!(long.contains(" -> x??-rw-r--r--"), "{long:?}");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`failure`]: every failure, and the one mapping to reply codes.
 //! - [`listing`], [`mlsx`]: LIST/NLST and MLSD/MLST output.
 //! - [`auth`]: anonymous login and the users file.
+//! - [`admission`], [`defender`]: who gets a session; the per-address
+//!   login ban.
 //! - [`log`], [`time`]: the server's log lines and calendar formatting.
 //!
 //! Files are reached only through the storage seam
@@ -25,7 +27,9 @@
 //! transfers a few seconds before it discards uploads still in progress,
 //! so no partial upload survives under any name.
 
+pub mod admission;
 pub mod auth;
+pub mod defender;
 pub mod driver;
 pub mod failure;
 pub mod listing;
@@ -35,25 +39,26 @@ pub mod session;
 pub mod time;
 pub mod transfer;
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::limits::{
-    DATA_ACCEPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, FAILED_LOGIN_DELAY, LISTEN_BACKLOG,
-    SESSION_STACK_SIZE,
+    DATA_ACCEPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, FAILED_LOGIN_DELAY, LISTEN_BACKLOG, LOGIN_TIMEOUT,
+    SESSION_STACK_SIZE, STALL_TIMEOUT,
 };
 use crate::protocol::{Reply, ReplyCode};
 use crate::storage::{LocalDisk, Storage};
 use crate::transport::data::canonical_ip;
-use auth::Auth;
+use admission::Admission;
+use auth::{Auth, Verifier};
+use defender::{BanPolicy, Defender};
 use log::{Log, LogLevel};
 
 /// Everything `serv` can be told on its command line.
@@ -82,8 +87,15 @@ pub struct Config {
     pub pasv_address: Option<Ipv4Addr>,
     /// Most sessions at once; the next connection gets 421.
     pub max_sessions: Option<usize>,
-    /// Most sessions at once from one address.
+    /// Most sessions at once from one address (IPv6: one /64).
     pub max_per_ip: Option<usize>,
+    /// A connection not logged in this long after connecting is closed.
+    pub login_timeout: Duration,
+    /// A client that reads neither its replies nor a listing for this long
+    /// is cut (file transfers keep `data_timeout`).
+    pub stall_timeout: Duration,
+    /// When an address that keeps failing to log in is banned.
+    pub ban: BanPolicy,
 }
 
 impl Config {
@@ -105,6 +117,9 @@ impl Config {
             pasv_address: None,
             max_sessions: None,
             max_per_ip: None,
+            login_timeout: LOGIN_TIMEOUT,
+            stall_timeout: STALL_TIMEOUT,
+            ban: BanPolicy::default(),
         }
     }
 }
@@ -132,36 +147,16 @@ struct Shared {
     /// What the session state machines are configured with.
     config: Arc<session::Config>,
     data_timeout: Duration,
+    stall_timeout: Duration,
     pasv_ports: Option<RangeInclusive<u16>>,
     log: Log,
+    /// Failed logins per address, and bans.
+    defender: Defender,
+    /// Bounds how many password checks run at once (argon2 takes 19 MiB
+    /// each: a hundred at once took gigabytes).
+    verifier: Verifier,
     /// Transfers running now, for the graceful stop.
     transfers: AtomicUsize,
-}
-
-/// Session counts, for `--max-sessions` and `--max-per-ip`.
-#[derive(Debug, Default)]
-struct Sessions {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-/// A session's place in the counts, given back when the session ends.
-struct Slot {
-    sessions: Arc<Mutex<Sessions>>,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut s = self.sessions.lock().expect("sessions lock");
-        s.total -= 1;
-        if let Some(n) = s.per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                s.per_ip.remove(&self.ip);
-            }
-        }
-    }
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -169,9 +164,7 @@ impl Drop for Slot {
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
-    max_sessions: Option<usize>,
-    max_per_ip: Option<usize>,
-    sessions: Arc<Mutex<Sessions>>,
+    admission: Admission,
     stopping: Arc<AtomicBool>,
 }
 
@@ -241,17 +234,20 @@ impl Server {
                     auth: config.auth,
                     read_only: config.read_only,
                     idle_timeout: config.idle_timeout,
+                    login_timeout: config.login_timeout,
+                    data_timeout: config.data_timeout,
                     failed_login_delay: FAILED_LOGIN_DELAY,
                     pasv_address: config.pasv_address,
                 }),
                 data_timeout: config.data_timeout,
+                stall_timeout: config.stall_timeout,
                 pasv_ports: config.pasv_ports,
                 log,
+                defender: Defender::new(config.ban),
+                verifier: Verifier::with_cores(),
                 transfers: AtomicUsize::new(0),
             }),
-            max_sessions: config.max_sessions,
-            max_per_ip: config.max_per_ip,
-            sessions: Arc::default(),
+            admission: Admission::new(config.max_sessions, config.max_per_ip),
             stopping: Arc::default(),
         })
     }
@@ -276,29 +272,6 @@ impl Server {
         self.shared.config.storage.abort_active_uploads()
     }
 
-    /// Takes a session slot for `ip`, or says why there is none.
-    fn admit(&self, ip: IpAddr) -> Result<Slot, String> {
-        let mut s = self.sessions.lock().expect("sessions lock");
-        if self.max_sessions.is_some_and(|max| s.total >= max) {
-            return Err(format!(
-                "too many sessions ({} at most); try again later",
-                s.total
-            ));
-        }
-        let from_ip = s.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.max_per_ip.is_some_and(|max| from_ip >= max) {
-            return Err(format!(
-                "too many sessions from {ip} ({from_ip} at most); close one and try again"
-            ));
-        }
-        s.total += 1;
-        *s.per_ip.entry(ip).or_default() += 1;
-        Ok(Slot {
-            sessions: Arc::clone(&self.sessions),
-            ip,
-        })
-    }
-
     /// The address actually bound (with the real port when 0 was asked).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -320,7 +293,13 @@ impl Server {
                     continue;
                 }
             };
-            let slot = match self.admit(canonical_ip(peer.ip())) {
+            let admitted = self.admission.admit(
+                &stream,
+                canonical_ip(peer.ip()),
+                &self.shared.defender,
+                Instant::now(),
+            );
+            let slot = match admitted {
                 Ok(slot) => slot,
                 Err(why) => {
                     refuse(stream, &why);
@@ -340,10 +319,7 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name("session".into())
                 .stack_size(SESSION_STACK_SIZE)
-                .spawn(move || {
-                    driver::tcp::serve(stream, shared);
-                    drop(slot);
-                });
+                .spawn(move || driver::tcp::serve(stream, shared, slot));
             if let Err(e) = spawned {
                 eprintln!("cannot start a session thread: {e}");
             }

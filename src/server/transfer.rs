@@ -129,7 +129,17 @@ pub fn run(
         Job::Receive(mut upload) => {
             let (n, received) = receive(conn, upload.as_mut(), ascii);
             let result = match received {
-                Ok(()) if !cancelled() => upload.commit().map_err(TransferError::Commit),
+                // The commit is the upload's truth: once it is done, an
+                // ABOR that cuts the connection afterwards changes nothing.
+                Ok(()) if !cancelled() => {
+                    let committed = upload.commit().map_err(TransferError::Commit);
+                    let _ = conn.finish();
+                    return Outcome {
+                        bytes: n,
+                        elapsed: started.elapsed(),
+                        result: committed,
+                    };
+                }
                 // Dropped uncommitted: the upload leaves no trace.
                 Ok(()) => Err(TransferError::Aborted),
                 Err(e) => Err(e),

@@ -8,6 +8,9 @@
 use std::fmt;
 
 use super::StorageError;
+use crate::limits::MAX_PATH_DEPTH;
+
+const DEPTH_REFUSED: &str = "the path is deeper than 256 directories";
 
 /// An absolute, normalized path in the client's view: `/` or `/a/b`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,9 +24,19 @@ impl VirtualPath {
 
     /// `arg` resolved against `self`: absolute if it starts with `/`,
     /// relative otherwise; `.` and empty parts dropped, `..` stops at `/`.
+    ///
+    /// Refused: NUL (no file system takes it), CR and LF (a name holding
+    /// one could not be listed or named in a reply without breaking its
+    /// line), and paths deeper than [`MAX_PATH_DEPTH`] components (each
+    /// component is work for every command that names the path).
     pub fn join(&self, arg: &str) -> Result<VirtualPath, StorageError> {
         if arg.contains('\0') {
             return Err(StorageError::InvalidName("the path contains a NUL byte"));
+        }
+        if arg.contains(['\r', '\n']) {
+            return Err(StorageError::InvalidName(
+                "names cannot contain CR or LF: no listing or reply could show them",
+            ));
         }
         let mut parts: Vec<&str> = if arg.starts_with('/') {
             Vec::new()
@@ -37,6 +50,9 @@ impl VirtualPath {
                     parts.pop();
                 }
                 p => parts.push(p),
+            }
+            if parts.len() > MAX_PATH_DEPTH {
+                return Err(StorageError::InvalidName(DEPTH_REFUSED));
             }
         }
         Ok(VirtualPath(format!("/{}", parts.join("/"))))
@@ -106,6 +122,29 @@ mod tests {
         assert_eq!(v("a/b").join("../c").unwrap().as_str(), "/a/c");
         assert_eq!(v("a").join("/z").unwrap().as_str(), "/z");
         assert!(VirtualPath::root().join("a\0b").is_err());
+    }
+
+    #[test]
+    fn line_ends_and_deep_paths_are_refused() {
+        for bad in ["hid\rden", "a\nb", "dir/x\r\n"] {
+            assert!(
+                matches!(
+                    VirtualPath::root().join(bad),
+                    Err(StorageError::InvalidName(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        let deep = "d/".repeat(MAX_PATH_DEPTH);
+        let v = VirtualPath::root().join(&deep).unwrap();
+        assert_eq!(v.parts().count(), MAX_PATH_DEPTH);
+        assert!(matches!(
+            v.join("one-more"),
+            Err(StorageError::InvalidName(DEPTH_REFUSED))
+        ));
+        // Depth counts where the path ends up, not how it was spelled.
+        assert!(v.join("../x").is_ok());
+        assert!(DEPTH_REFUSED.contains(&MAX_PATH_DEPTH.to_string()));
     }
 
     #[test]

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use socket2::Socket;
 
+use crate::limits::LISTING_SOCKET_BUFFER;
 use crate::server::failure::TransferError;
-use crate::server::transfer::{self, Outcome, Plan, Transfer};
+use crate::server::transfer::{self, Job, Outcome, Plan, Transfer};
 use crate::server::Shared;
 use crate::transport::data::{connect_active, DataError, PassiveListener};
 use crate::transport::Stream;
@@ -120,7 +121,8 @@ pub(super) fn start(
             // Dropped when the thread ends: the driver's `done` reads EOF.
             let _signal = signal;
             let _active = Active::new(&shared);
-            run(transfer, listener, local, shared.data_timeout, &for_thread)
+            let timeouts = (shared.data_timeout, shared.stall_timeout);
+            run(transfer, listener, local, timeouts, &for_thread)
         })?;
     Ok(Running {
         handle,
@@ -133,7 +135,7 @@ fn run(
     transfer: Transfer,
     listener: Option<PassiveListener>,
     local: IpAddr,
-    timeout: Duration,
+    (timeout, stall): (Duration, Duration),
     abort: &Abort,
 ) -> Outcome {
     let connected = match (transfer.plan, listener) {
@@ -152,6 +154,13 @@ fn run(
         Err(_) if abort.requested() => return Outcome::failed(TransferError::Aborted),
         Err(e) => return Outcome::failed(TransferError::NoConnection(e)),
     };
+    if matches!(transfer.job, Job::Listing(_)) {
+        // A listing is output the client must read, like a reply: a client
+        // that stops reading is cut after the stall timeout, and a small
+        // send buffer keeps what it holds up small.
+        let _ = data.set_write_timeout(Some(stall));
+        let _ = socket2::SockRef::from(&data).set_send_buffer_size(LISTING_SOCKET_BUFFER);
+    }
     abort.watch(data.try_clone().map(Socket::from));
     let mut stream = Stream::Plain(data);
     let outcome = transfer::run(transfer.job, &mut stream, transfer.ascii, &|| {

@@ -70,6 +70,7 @@ impl DataConnection for Pipe {
 /// A session driven from memory.
 pub struct MemoryDriver {
     session: Session,
+    config: Arc<Config>,
     decoder: LineDecoder,
     started: Instant,
     elapsed: Duration,
@@ -95,7 +96,8 @@ impl MemoryDriver {
         let peer: SocketAddr = "127.0.0.1:50000".parse().expect("address");
         let local: SocketAddr = "127.0.0.1:21".parse().expect("address");
         let mut driver = MemoryDriver {
-            session: Session::new(config, peer, local),
+            session: Session::new(Arc::clone(&config), peer, local),
+            config,
             decoder: LineDecoder::new(MAX_LINE),
             started: Instant::now(),
             elapsed: Duration::ZERO,
@@ -246,8 +248,25 @@ impl MemoryDriver {
         while let Some(action) = self.session.poll_action() {
             match action {
                 Action::Reply(reply) => self.replies.push(reply),
+                Action::ReplyListing(reply) => {
+                    let mut wire = Vec::new();
+                    reply
+                        .write_to(&mut wire, now.wall)
+                        .expect("writing to memory");
+                    let text = String::from_utf8_lossy(&wire);
+                    let mut assembler = crate::protocol::reply::ReplyAssembler::default();
+                    for line in text.lines() {
+                        if let Ok(Some(reply)) = assembler.push(line) {
+                            self.replies.push(reply);
+                        }
+                    }
+                }
                 Action::Log(entry) => self.log.push(entry),
                 Action::Pause(d) => self.paused += d,
+                Action::CheckPassword { user, password } => {
+                    let login = self.config.auth.login(&user, &password);
+                    self.session.handle(Event::PasswordChecked(login), now);
+                }
                 Action::OpenPassive => {
                     self.passive_open = true;
                     let port = self.next_port;

@@ -11,17 +11,19 @@
 //! comes first. Logging of the dialogue (`-v`) happens here, where lines
 //! are read and replies written.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::data::{self, Running};
 use crate::protocol::command::shown_in_logs;
 use crate::protocol::Frame;
+use crate::server::admission::Slot;
+use crate::server::auth::Login;
 use crate::server::failure::TransferError;
 use crate::server::log::LogLevel;
 use crate::server::session::{Action, Event, LogEntry, Now, Session};
@@ -33,12 +35,13 @@ use crate::transport::Stream;
 
 /// Runs one session to its end. Errors on the control connection end the
 /// session quietly: the peer is gone and there is nobody to tell.
-pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>) {
+pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slot) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
-    // A client that never reads its replies must not pin this thread.
-    let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
+    // A client that never reads its replies must not pin this thread and
+    // its buffers for long.
+    let _ = stream.set_write_timeout(Some(shared.stall_timeout));
     let session = Session::new(Arc::clone(&shared.config), peer, local);
     let mut driver = Driver {
         shared: Arc::clone(&shared),
@@ -49,6 +52,7 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>) {
         passive: None,
         transfer: None,
         armed: None,
+        slot,
     };
     shared.log.event(peer, None, format_args!("connected"));
     let outcome = driver.run();
@@ -81,6 +85,8 @@ struct Driver {
     /// out), not before every read, which would cost a system call per
     /// command.
     armed: Option<Instant>,
+    /// The session's place in the server's counts.
+    slot: Slot,
 }
 
 impl Driver {
@@ -125,7 +131,7 @@ impl Driver {
                     None => {}
                 }
                 match self.reader.fill() {
-                    Ok(0) => return Ok(Event::Eof),
+                    Ok(0) => return Ok(self.end_of_input()),
                     Ok(_) => continue,
                     Err(e)
                         if matches!(
@@ -164,8 +170,20 @@ impl Driver {
                 })));
             }
             if control && self.reader.fill()? == 0 {
-                return Ok(Event::Eof);
+                return Ok(self.end_of_input());
             }
+        }
+    }
+
+    /// No more input: the client left, or the server closed our reading
+    /// side to make room for a newcomer (see `admission`).
+    fn end_of_input(&self) -> Event {
+        if self.slot.was_evicted() {
+            Event::Shutdown(
+                "too many connections waiting to log in; this one waited longest".to_string(),
+            )
+        } else {
+            Event::Eof
         }
     }
 
@@ -187,10 +205,14 @@ impl Driver {
         while let Some(action) = self.session.poll_action() {
             self.carry_out(action)?;
         }
+        self.slot.set_logged_in(self.session.logged_in());
         Ok(())
     }
 
     fn carry_out(&mut self, action: Action) -> io::Result<()> {
+        // Before anything is written: a client that read its 230 and
+        // connects again must find this session counted as logged in.
+        self.slot.set_logged_in(self.session.logged_in());
         match action {
             Action::Reply(reply) => {
                 let wire = reply.to_string();
@@ -200,8 +222,27 @@ impl Driver {
                 // One write per reply: one TCP segment for short replies.
                 self.reader.get_mut().write_all(wire.as_bytes())?;
             }
+            Action::ReplyListing(reply) => {
+                let first = format!("{}-{}", reply.code, reply.first);
+                // A small buffer: a client that does not read holds up 16 KiB
+                // here until the write times out (--stall-timeout).
+                let mut out = BufWriter::with_capacity(16 * 1024, self.reader.get_mut());
+                let lines = reply.write_to(&mut out, SystemTime::now())?;
+                drop(out);
+                self.shared.log.dialogue(
+                    self.peer,
+                    self.session.user(),
+                    "<-",
+                    &format!("{first} ({lines} lines)"),
+                );
+            }
             Action::Log(entry) => self.log(entry),
             Action::Pause(delay) => std::thread::sleep(delay),
+            Action::CheckPassword { user, password } => {
+                let login = self.check_password(&user, &password);
+                self.session
+                    .handle(Event::PasswordChecked(login), Now::system());
+            }
             Action::OpenPassive => {
                 let opened = PassiveListener::open(
                     self.local.ip(),
@@ -244,6 +285,36 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Checks a password unless the address is banned, and counts a
+    /// failure towards the address's ban.
+    fn check_password(&self, user: &str, password: &str) -> Login {
+        let defender = &self.shared.defender;
+        let ip = self.peer.ip();
+        if defender.banned(ip, Instant::now()).is_some() {
+            // No argon2 work for a banned address.
+            return Login::Refused;
+        }
+        let login = self
+            .shared
+            .verifier
+            .login(&self.shared.config.auth, user, password);
+        if login == Login::Refused {
+            if let Some(ban) = defender.failed(ip, Instant::now()) {
+                self.shared.log.event(
+                    self.peer,
+                    Some(user),
+                    format_args!(
+                        "banned {} for {} s after {} failed logins",
+                        ban.key,
+                        ban.duration.as_secs(),
+                        ban.failures
+                    ),
+                );
+            }
+        }
+        login
     }
 
     fn log(&self, entry: LogEntry) {

@@ -4,10 +4,10 @@
 //! against the working directory and asks the storage; failures are
 //! answered through [`Failure`](crate::server::failure::Failure).
 
-use super::Session;
+use super::{Action, Session};
 use crate::protocol::{Reply, ReplyCode};
 use crate::server::failure::Failure;
-use crate::server::listing::{split_flags, Format, Listing};
+use crate::server::listing::{split_flags, Format, Listing, ListingReply};
 use crate::server::mlsx;
 use crate::server::time::mdtm;
 use crate::storage::{Metadata, StorageError, VirtualPath};
@@ -154,24 +154,21 @@ impl Session {
         }
     }
 
-    /// STAT with a path: the LIST lines, on the control connection.
+    /// STAT with a path: the LIST lines, on the control connection,
+    /// written by the driver as they are produced.
     pub(super) fn stat_path(&mut self, arg: &str) {
         let (flags, path) = split_flags(Some(arg));
-        let now = self.now;
         let listed = self.resolve(path.unwrap_or(".")).and_then(|v| {
-            let mut listing = Listing::open(&self.config.storage, &v, Format::Long(flags))?;
-            let mut lines = vec![format!("Status of {v}:")];
-            while let Some(line) = listing.next_line(now) {
-                lines.push(format!(" {}", line.trim_end()));
-            }
-            if let Some(e) = listing.take_error() {
-                return Err(e.into());
-            }
-            lines.push("End of status".to_string());
-            Ok(lines)
+            let listing = Listing::open(&self.config.storage, &v, Format::Long(flags))?;
+            Ok(ListingReply {
+                code: ReplyCode::FILE_STATUS,
+                first: format!("Status of {v}:"),
+                listing,
+                last: "End of status".to_string(),
+            })
         });
         match listed {
-            Ok(lines) => self.send(Reply::multi(ReplyCode::FILE_STATUS, lines)),
+            Ok(reply) => self.act(Action::ReplyListing(reply)),
             Err(e) => self.fail(e),
         }
     }

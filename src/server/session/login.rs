@@ -44,7 +44,19 @@ impl Session {
                 return self.reply(ReplyCode::BAD_SEQUENCE, "already logged in")
             }
         };
-        let name = match self.config.auth.login(&user, password) {
+        self.act(Action::CheckPassword {
+            user,
+            password: password.to_string(),
+        });
+    }
+
+    /// The driver's answer to [`Action::CheckPassword`].
+    pub(super) fn password_checked(&mut self, login: Login) {
+        let State::AwaitPass { user } = &self.state else {
+            return;
+        };
+        let user = user.clone();
+        let name = match login {
             Login::Anonymous => "anonymous".to_string(),
             Login::User(name) => name,
             Login::Refused => return self.refuse_login(user),
@@ -80,6 +92,8 @@ impl Session {
     /// REIN: back to the state of a fresh connection (RFC 959 §4.1.1).
     pub(super) fn rein(&mut self) {
         self.state = State::AwaitUser;
+        // A new login gets the whole login timeout again.
+        self.login_started = self.instant;
         self.cwd = VirtualPath::root();
         self.transfer_type = TransferType::Ascii;
         self.set_plan(None);

@@ -40,8 +40,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::auth::Auth;
+use super::auth::{Auth, Login};
 use super::failure::Failure;
+use super::listing::ListingReply;
 use super::log::Direction;
 use super::mlsx::FactSet;
 use super::transfer::{Outcome, Plan, Transfer};
@@ -61,6 +62,11 @@ pub struct Config {
     pub read_only: bool,
     /// A control connection idle this long is closed with 421.
     pub idle_timeout: Duration,
+    /// A connection not logged in this long after it connected (or after
+    /// REIN) is closed with 421; commands before login do not extend it.
+    pub login_timeout: Duration,
+    /// A passive listener nobody used for this long is closed.
+    pub data_timeout: Duration,
     /// Pause before a failed login is answered.
     pub failed_login_delay: Duration,
     /// Address announced in 227 replies instead of the local one.
@@ -97,8 +103,12 @@ pub enum Event {
     Eof,
     /// Time passed; the driver calls this at [`Session::deadline`].
     Tick,
+    /// The server closes the connection for this reason (answered 421).
+    Shutdown(String),
     /// The answer to [`Action::OpenPassive`].
     PassiveOpened(Result<u16, DataError>),
+    /// The answer to [`Action::CheckPassword`].
+    PasswordChecked(Login),
     /// The transfer started by [`Action::StartTransfer`] ended.
     TransferDone(Outcome),
 }
@@ -124,10 +134,16 @@ pub enum LogEntry {
 pub enum Action {
     /// Send this reply on the control connection.
     Reply(Reply),
+    /// Send this reply, produced line by line as it is written.
+    ReplyListing(ListingReply),
     /// Write this to the server log.
     Log(LogEntry),
     /// Wait this long before going on (slows password guessing).
     Pause(Duration),
+    /// Check a password (argon2: seconds of CPU and megabytes of memory,
+    /// so the driver bounds how many run at once); answer with
+    /// [`Event::PasswordChecked`].
+    CheckPassword { user: String, password: String },
     /// Open a passive listener; answer with [`Event::PassiveOpened`].
     OpenPassive,
     /// Close the passive listener: its plan was discarded.
@@ -188,6 +204,12 @@ pub struct Session {
     /// A line that arrived while a transfer ran, handled after its reply.
     waiting: Option<Frame>,
     last_input: Option<Instant>,
+    /// When the login clock started: the connection, or the last REIN.
+    login_started: Option<Instant>,
+    /// When the passive listener of the plan expires unused.
+    plan_expires: Option<Instant>,
+    /// The time of the event being handled.
+    instant: Option<Instant>,
     now: SystemTime,
     closed: bool,
     actions: VecDeque<Action>,
@@ -213,6 +235,9 @@ impl Session {
             running: None,
             waiting: None,
             last_input: None,
+            login_started: None,
+            plan_expires: None,
+            instant: None,
             now: SystemTime::UNIX_EPOCH,
             closed: false,
             actions: VecDeque::new(),
@@ -243,13 +268,27 @@ impl Session {
         !self.closed && self.waiting.is_none()
     }
 
-    /// When the driver must send [`Event::Tick`]: the idle deadline. None
-    /// while a transfer runs (the data connection has timeouts of its own).
+    /// True once a login succeeded (and no REIN since).
+    pub fn logged_in(&self) -> bool {
+        matches!(self.state, State::LoggedIn { .. })
+    }
+
+    /// When the driver must send [`Event::Tick`]: the earliest of the idle
+    /// deadline, the login deadline (before login) and the expiry of an
+    /// unused passive listener. The idle and login deadlines do not run
+    /// while a transfer does (the data connection has timeouts of its own).
     pub fn deadline(&self) -> Option<Instant> {
-        if self.running.is_some() || self.closed {
+        if self.closed {
             return None;
         }
-        self.last_input.map(|t| t + self.config.idle_timeout)
+        let mut deadlines = vec![self.plan_expires];
+        if self.running.is_none() {
+            deadlines.push(self.last_input.map(|t| t + self.config.idle_timeout));
+            if !self.logged_in() {
+                deadlines.push(self.login_started.map(|t| t + self.config.login_timeout));
+            }
+        }
+        deadlines.into_iter().flatten().min()
     }
 
     /// The next action to carry out, in order.
@@ -263,9 +302,11 @@ impl Session {
             return;
         }
         self.now = now.wall;
+        self.instant = Some(now.instant);
         match event {
             Event::Connected => {
                 self.last_input = Some(now.instant);
+                self.login_started = Some(now.instant);
                 let greeting = if self.config.auth.anonymous {
                     "FTP server ready; log in as anonymous"
                 } else {
@@ -292,21 +333,17 @@ impl Session {
                 }
                 self.close();
             }
-            Event::Tick => {
-                let idle = self
-                    .deadline()
-                    .is_some_and(|deadline| now.instant >= deadline);
-                if idle {
-                    let secs = self.config.idle_timeout.as_secs();
-                    self.reply(
-                        ReplyCode::SERVICE_NOT_AVAILABLE,
-                        format!("idle for {secs} seconds; closing the control connection"),
-                    );
-                    self.log("idle timeout".to_string());
-                    self.close();
+            Event::Tick => self.tick(now.instant),
+            Event::Shutdown(why) => {
+                if self.running.take().is_some() {
+                    self.act(Action::AbortTransfer);
                 }
+                self.reply(ReplyCode::SERVICE_NOT_AVAILABLE, &why);
+                self.log(format!("closed: {why}"));
+                self.close();
             }
             Event::PassiveOpened(result) => self.passive_opened(result),
+            Event::PasswordChecked(login) => self.password_checked(login),
             Event::TransferDone(outcome) => {
                 self.last_input = Some(now.instant);
                 self.transfer_done(outcome);
@@ -314,6 +351,41 @@ impl Session {
                     self.frame(frame);
                 }
             }
+        }
+    }
+
+    /// Whatever deadline has passed: an unused passive listener is closed;
+    /// a connection not logged in in time, or idle too long, is closed.
+    fn tick(&mut self, now: Instant) {
+        if self.plan_expires.is_some_and(|t| now >= t) {
+            // Nobody connected within the data timeout: the port goes back
+            // to the pool instead of waiting for a transfer command.
+            self.set_plan(None);
+        }
+        if self.running.is_some() {
+            return;
+        }
+        let login_deadline = self.login_started.map(|t| t + self.config.login_timeout);
+        if !self.logged_in() && login_deadline.is_some_and(|d| now >= d) {
+            let secs = self.config.login_timeout.as_secs();
+            self.reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                format!("not logged in within {secs} seconds; closing the control connection"),
+            );
+            self.log("login timeout".to_string());
+            return self.close();
+        }
+        if self
+            .last_input
+            .is_some_and(|t| now >= t + self.config.idle_timeout)
+        {
+            let secs = self.config.idle_timeout.as_secs();
+            self.reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                format!("idle for {secs} seconds; closing the control connection"),
+            );
+            self.log("idle timeout".to_string());
+            self.close();
         }
     }
 
@@ -470,6 +542,7 @@ impl Session {
     /// Replaces the data-connection plan; a passive listener that is no
     /// longer planned is closed at once rather than left to hold its port.
     fn set_plan(&mut self, plan: Option<Plan>) {
+        self.plan_expires = None;
         if let Some(Plan::Passive { .. }) = std::mem::replace(&mut self.plan, plan) {
             self.act(Action::ClosePassive);
         }

@@ -29,6 +29,8 @@ fn fixture(read_only: bool, users: Option<Users>) -> Fixture {
         },
         read_only,
         idle_timeout: Duration::from_secs(300),
+        login_timeout: Duration::from_secs(30),
+        data_timeout: Duration::from_secs(60),
         failed_login_delay: Duration::from_secs(1),
         pasv_address: None,
     });
@@ -213,6 +215,59 @@ fn idle_sessions_are_closed_at_the_deadline_only() {
     );
     assert_eq!(codes(&d.advance(Duration::from_secs(2))), [421]);
     assert!(d.is_closed());
+}
+
+#[test]
+fn a_connection_that_does_not_log_in_is_closed_at_the_login_deadline() {
+    let f = fixture(false, None);
+    let mut d = MemoryDriver::new(Arc::clone(&f.config));
+    for _ in 0..5 {
+        // Commands before login do not extend the deadline.
+        assert!(d.advance(Duration::from_secs(5)).is_empty());
+        d.command("NOOP");
+        d.command("USER anonymous");
+    }
+    let replies = d.advance(Duration::from_secs(5));
+    assert_eq!(codes(&replies), [421]);
+    assert!(replies[0]
+        .text()
+        .contains("not logged in within 30 seconds"));
+    assert!(d.is_closed());
+}
+
+#[test]
+fn a_login_stops_the_login_clock_and_rein_restarts_it() {
+    let f = fixture(false, None);
+    let mut d = logged_in(&f);
+    assert!(d.advance(Duration::from_secs(31)).is_empty(), "logged in");
+    d.command("REIN");
+    assert!(
+        d.advance(Duration::from_secs(29)).is_empty(),
+        "a fresh 30 s"
+    );
+    assert_eq!(codes(&d.advance(Duration::from_secs(2))), [421]);
+}
+
+#[test]
+fn an_unused_passive_port_expires_after_the_data_timeout() {
+    let f = fixture(false, None);
+    std::fs::write(f.root.join("f"), b"x").unwrap();
+    let mut d = logged_in(&f);
+    d.command("EPSV");
+    assert!(d.passive_open());
+    assert!(d.advance(Duration::from_secs(59)).is_empty());
+    assert!(d.passive_open());
+    assert!(
+        d.advance(Duration::from_secs(2)).is_empty(),
+        "no reply, no close"
+    );
+    assert!(!d.passive_open(), "the port went back to the pool");
+    assert!(!d.is_closed());
+    assert_eq!(codes(&d.command("RETR f")), [425]);
+    // A plan used in time is not expired under the transfer.
+    d.command("EPSV");
+    d.advance(Duration::from_secs(30));
+    assert_eq!(codes(&d.command("RETR f")), [150, 226]);
 }
 
 #[test]

@@ -124,6 +124,7 @@ impl Session {
             Err(e) => return self.fail(e),
         };
         self.plan = Some(Plan::Passive { port });
+        self.plan_expires = self.instant.map(|t| t + self.config.data_timeout);
         match request {
             PassiveRequest::Pasv(ip) => {
                 let hp = format_host_port(SocketAddrV4::new(ip, port));
@@ -151,6 +152,7 @@ impl Session {
     /// no data port outlives the command meant to use it.
     fn begin(&mut self, prepared: Result<Prepared, Failure>) {
         let plan = self.plan.take();
+        self.plan_expires = None;
         let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
