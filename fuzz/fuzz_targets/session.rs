@@ -26,6 +26,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use ftp::protocol::{parse_command, Command, Frame, LineDecoder};
 use ftp::server::auth::{is_anonymous, Auth, Users};
 use ftp::server::driver::memory::{DataMode, MemoryDriver};
+use ftp::server::session::security::TlsPolicy;
 use ftp::server::session::Config;
 use ftp::storage::LocalDisk;
 use libfuzzer_sys::fuzz_target;
@@ -95,6 +96,10 @@ fuzz_target!(|data: &[u8]| {
         data_timeout: Duration::from_secs(60),
         failed_login_delay: Duration::from_secs(1),
         pasv_address: None,
+        tls: TlsPolicy {
+            available: true,
+            required: false,
+        },
     });
     let mut driver = MemoryDriver::new(config);
     driver.set_data_mode(if mode % 2 == 0 {

@@ -19,6 +19,7 @@ use ftp::server::auth::{hash_password, Auth};
 use ftp::server::defender::BanPolicy;
 use ftp::server::log::LogLevel;
 use ftp::server::{Config, Server};
+use ftp::transport::tls::ServerTls;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
 
@@ -105,6 +106,38 @@ struct Args {
     /// before it is cut (and a partial upload discarded).
     #[arg(long, default_value_t = ftp::limits::DATA_ACCEPT_TIMEOUT.as_secs(), value_name = "SECS")]
     data_timeout: u64,
+
+    /// TLS certificate chain (PEM) for FTPS: AUTH TLS is offered (RFC 4217).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// A throwaway self-signed certificate for trials (its SHA-256
+    /// fingerprint is printed on stderr).
+    #[arg(long)]
+    tls_self_signed: bool,
+
+    /// Refuse USER before AUTH TLS (530) and data connections without
+    /// PROT P (521).
+    #[arg(long)]
+    require_tls: bool,
+
+    /// Accept protected data connections that do not resume the control
+    /// connection's TLS session (for clients that cannot; weaker).
+    #[arg(long)]
+    tls_allow_unresumed: bool,
+
+    /// A second port where the TLS handshake comes first (ftps://, port 990).
+    #[arg(long, value_name = "PORT")]
+    implicit_tls_port: Option<u16>,
 
     /// Log every command and reply on stderr.
     #[arg(short, long, conflicts_with = "quiet")]
@@ -193,8 +226,31 @@ fn main() -> anyhow::Result<()> {
         Some(path) => Auth::from_users_file(path, args.anonymous)?,
     };
 
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(Arc::new(
+            ServerTls::from_pem_files(cert, key).context("loading the TLS certificate")?,
+        )),
+        (_, _, true) => {
+            let tls = ServerTls::self_signed().context("making a self-signed certificate")?;
+            eprintln!(
+                "TLS: a self-signed certificate for localhost; SHA-256 fingerprint {}",
+                tls.fingerprint()
+            );
+            Some(Arc::new(tls))
+        }
+        _ => None,
+    };
+    config.tls = tls.clone();
+    config.require_tls = args.require_tls;
+    config.tls_allow_unresumed = args.tls_allow_unresumed;
+    config.implicit_tls_port = args.implicit_tls_port;
+
     let server = Server::bind(config).context("starting the server")?;
     let addr = server.local_addr().context("reading the bound address")?;
+    let implicit = server
+        .implicit_tls_addr()
+        .transpose()
+        .context("reading the implicit TLS address")?;
     let stop = server.stop_handle().context("preparing the stop handle")?;
     // SIGHUP too: its default action kills the server without the graceful
     // stop (upload temporaries would stay until the next start), and it
@@ -212,11 +268,20 @@ fn main() -> anyhow::Result<()> {
                 SIGINT => "SIGINT",
                 SIGTERM => "SIGTERM",
                 SIGHUP => {
-                    // Nothing to reload yet (the users file and options are
-                    // read once); keep serving rather than die half-way.
-                    eprintln!(
-                        "SIGHUP received: ignored (configuration reload is not supported yet)"
-                    );
+                    // The TLS certificate is re-read (new handshakes use the
+                    // new pair, sessions keep theirs); the users file and
+                    // options are read once. Keep serving either way.
+                    match tls.as_ref().map(|t| t.reload()) {
+                        Some(Ok(true)) => eprintln!("SIGHUP: TLS certificate reloaded"),
+                        Some(Err(e)) => {
+                            eprintln!(
+                                "SIGHUP: TLS certificate not reloaded, the old one stays: {e}"
+                            )
+                        }
+                        Some(Ok(false)) | None => eprintln!(
+                            "SIGHUP received: ignored (configuration reload is not supported yet)"
+                        ),
+                    }
                     continue;
                 }
                 // Only the signals registered above arrive here.
@@ -234,6 +299,10 @@ fn main() -> anyhow::Result<()> {
 
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {addr}")
+        .and_then(|_| match implicit {
+            Some(implicit) => writeln!(stdout, "listening (implicit TLS) on {implicit}"),
+            None => Ok(()),
+        })
         .and_then(|_| stdout.flush())
         .context("writing to stdout")?;
     server.run().context("serving")?;

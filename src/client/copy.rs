@@ -164,7 +164,9 @@ pub fn send(
 pub fn send_file(file: &mut File, data: &mut Stream, watch: &mut Watch) -> io::Result<u64> {
     // sendfile(2) needs the plain socket: a TLS stream (RFC 4217) will
     // copy through `send` instead.
-    let Stream::Plain(socket) = &*data;
+    let Stream::Plain(socket) = &*data else {
+        return send(file, data, false, watch);
+    };
     socket.set_write_timeout(Some(POLL))?;
     let mut total = 0u64;
     let mut idle_since = Instant::now();

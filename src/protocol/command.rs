@@ -50,6 +50,31 @@ pub enum EpsvMode {
     All,
 }
 
+/// The data channel protection level of PROT (RFC 2228 §3, RFC 4217 §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectionLevel {
+    /// `C`: clear.
+    Clear,
+    /// `S`: safe (integrity only); not offered by TLS.
+    Safe,
+    /// `E`: confidential only; not offered by TLS.
+    Confidential,
+    /// `P`: private (TLS).
+    Private,
+}
+
+impl ProtectionLevel {
+    /// The level's letter.
+    pub fn code(self) -> char {
+        match self {
+            ProtectionLevel::Clear => 'C',
+            ProtectionLevel::Safe => 'S',
+            ProtectionLevel::Confidential => 'E',
+            ProtectionLevel::Private => 'P',
+        }
+    }
+}
+
 /// One FTP command, with its arguments parsed into their types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -94,6 +119,13 @@ pub enum Command {
     Mlsd(Option<String>),
     Mlst(Option<String>),
     Abor,
+    /// AUTH (RFC 2228 §3, RFC 4217 §4): the security mechanism, as given
+    /// (`TLS`, `SSL`, `TLS-C`, ...; the session decides what it accepts).
+    Auth(String),
+    /// PBSZ (RFC 4217 §8): the protection buffer size; 0 for TLS.
+    Pbsz(u64),
+    /// PROT (RFC 4217 §9).
+    Prot(ProtectionLevel),
 }
 
 /// Why a line is not a command; each maps to one reply code.
@@ -181,6 +213,17 @@ fn rest_offset(arg: &str) -> Result<u64, CommandError> {
         })
 }
 
+/// The PBSZ argument: a protection buffer size (RFC 4217 §8: 0 for TLS).
+fn buffer_size(arg: &str) -> Result<u64, CommandError> {
+    all_consuming(decimal_integer)
+        .parse(arg.trim_end())
+        .map(|(_, n)| n)
+        .map_err(|_| CommandError::BadArgument {
+            verb: "PBSZ",
+            reason: "expected a buffer size in decimal digits (0 for TLS)",
+        })
+}
+
 fn epsv_mode(arg: Option<&str>) -> Result<EpsvMode, CommandError> {
     match arg.map(str::trim) {
         None | Some("") => Ok(EpsvMode::Any),
@@ -208,8 +251,7 @@ fn epsv_mode(arg: Option<&str>) -> Result<EpsvMode, CommandError> {
 /// answered 502 (not implemented) rather than 500 (unknown).
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "SMNT", "SITE", "MLFL", "MAIL", "MSND", "MSOM", "MSAM", "MRSQ", "MRCP", "XSEN", "XSEM", "XRSQ",
-    "XRCP", "LANG", "AUTH", "ADAT", "PROT", "PBSZ", "CCC", "MIC", "CONF", "ENC", "HOST", "MFMT",
-    "MFCT", "MFF",
+    "XRCP", "LANG", "ADAT", "CCC", "MIC", "CONF", "ENC", "HOST", "MFMT", "MFCT", "MFF",
 ];
 
 impl CommandError {
@@ -309,6 +351,22 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
         "MLSD" => Mlsd(optional()),
         "MLST" => Mlst(optional()),
         "ABOR" => Abor,
+        "AUTH" => Auth(required("AUTH")?.trim().to_string()),
+        "PBSZ" => Pbsz(buffer_size(&required("PBSZ")?)?),
+        "PROT" => Prot(
+            match required("PROT")?.trim().to_ascii_uppercase().as_str() {
+                "C" => ProtectionLevel::Clear,
+                "S" => ProtectionLevel::Safe,
+                "E" => ProtectionLevel::Confidential,
+                "P" => ProtectionLevel::Private,
+                _ => {
+                    return Err(CommandError::BadArgument {
+                        verb: "PROT",
+                        reason: "expected C (clear) or P (private)",
+                    })
+                }
+            },
+        ),
         _ => return Err(CommandError::UnknownVerb(upper)),
     };
     Ok(command)
@@ -372,6 +430,9 @@ impl Command {
             Mlsd(_) => "MLSD",
             Mlst(_) => "MLST",
             Abor => "ABOR",
+            Auth(_) => "AUTH",
+            Pbsz(_) => "PBSZ",
+            Prot(_) => "PROT",
         }
     }
 }
@@ -400,6 +461,9 @@ impl fmt::Display for Command {
             Epsv(EpsvMode::All) => f.write_str("EPSV ALL"),
             Epsv(EpsvMode::Family(n)) => write!(f, "EPSV {n}"),
             Rest(n) => write!(f, "REST {n}"),
+            Auth(a) => write!(f, "AUTH {a}"),
+            Pbsz(n) => write!(f, "PBSZ {n}"),
+            Prot(level) => write!(f, "PROT {}", level.code()),
             Quit | Rein | Noop | Syst | Feat | Pwd | Cdup | Allo | Pasv | Stou | Abor => {
                 f.write_str(verb)
             }
@@ -547,6 +611,15 @@ mod tests {
             ]
             .prop_map(Epsv),
             any::<u64>().prop_map(Rest),
+            "[A-Za-z-]{1,8}".prop_map(Auth),
+            any::<u64>().prop_map(Pbsz),
+            prop_oneof![
+                Just(ProtectionLevel::Clear),
+                Just(ProtectionLevel::Safe),
+                Just(ProtectionLevel::Confidential),
+                Just(ProtectionLevel::Private),
+            ]
+            .prop_map(Prot),
         ];
         let bare = prop_oneof![
             Just(Quit),

@@ -17,6 +17,6 @@ pub mod command;
 pub mod line;
 pub mod reply;
 
-pub use command::{parse_command, Command, CommandError, TransferType};
+pub use command::{parse_command, Command, CommandError, ProtectionLevel, TransferType};
 pub use line::{Frame, LineDecoder};
 pub use reply::{parse_reply, Reply, ReplyCode};

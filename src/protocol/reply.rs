@@ -67,6 +67,9 @@ codes! {
     ENTERING_EXTENDED_PASSIVE = 229;
     /// 230 User logged in, proceed.
     LOGGED_IN = 230;
+    /// 234 Security data exchange complete: AUTH TLS accepted, the TLS
+    /// handshake follows (RFC 2228, RFC 4217 §4).
+    AUTH_OK = 234;
     /// 250 Requested file action okay, completed.
     FILE_ACTION_OK = 250;
     /// 257 "PATHNAME" created (also the PWD reply).
@@ -97,6 +100,9 @@ codes! {
     BAD_SEQUENCE = 503;
     /// 504 Command not implemented for that parameter.
     PARAMETER_NOT_IMPLEMENTED = 504;
+    /// 521 Data connection cannot be opened with this PROT setting
+    /// (RFC 4217 §9).
+    PROT_REFUSED = 521;
     /// 522 Network protocol not supported (RFC 2428).
     PROTOCOL_NOT_SUPPORTED = 522;
     /// 530 Not logged in.
@@ -107,6 +113,10 @@ codes! {
     EXCEEDED_STORAGE = 552;
     /// 553 Requested action not taken: file name not allowed.
     BAD_FILE_NAME = 553;
+    /// 534 Request denied for policy reasons (RFC 2228): TLS is required.
+    POLICY_DENIED = 534;
+    /// 536 Requested PROT level not supported by mechanism (RFC 2228).
+    PROT_NOT_SUPPORTED = 536;
 }
 
 impl ReplyCode {

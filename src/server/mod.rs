@@ -56,10 +56,12 @@ use crate::limits::{
 use crate::protocol::{Reply, ReplyCode};
 use crate::storage::{LocalDisk, Storage};
 use crate::transport::data::canonical_ip;
+use crate::transport::tls::ServerTls;
 use admission::Admission;
 use auth::{Auth, Verifier};
 use defender::{BanPolicy, Defender};
 use log::{Log, LogLevel};
+use session::security::TlsPolicy;
 
 /// Everything `serv` can be told on its command line.
 #[derive(Debug, Clone)]
@@ -96,6 +98,15 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// When an address that keeps failing to log in is banned.
     pub ban: BanPolicy,
+    /// The certificate for FTPS (RFC 4217): AUTH TLS is offered with it.
+    pub tls: Option<Arc<ServerTls>>,
+    /// Refuse logins and data connections that TLS does not protect.
+    pub require_tls: bool,
+    /// Accept protected data connections that do not resume the control
+    /// connection's TLS session (for clients that cannot resume).
+    pub tls_allow_unresumed: bool,
+    /// A second port where the TLS handshake comes first (`ftps://`).
+    pub implicit_tls_port: Option<u16>,
 }
 
 impl Config {
@@ -120,6 +131,10 @@ impl Config {
             login_timeout: LOGIN_TIMEOUT,
             stall_timeout: STALL_TIMEOUT,
             ban: BanPolicy::default(),
+            tls: None,
+            require_tls: false,
+            tls_allow_unresumed: false,
+            implicit_tls_port: None,
         }
     }
 }
@@ -133,6 +148,8 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    #[error("--require-tls and --implicit-tls-port need a certificate: give --tls-cert and --tls-key, or --tls-self-signed")]
+    NoCertificate,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -155,6 +172,10 @@ struct Shared {
     /// Bounds how many password checks run at once (argon2 takes 19 MiB
     /// each: a hundred at once took gigabytes).
     verifier: Verifier,
+    /// The certificate for FTPS, if any.
+    tls: Option<Arc<ServerTls>>,
+    /// Protected data connections need not resume the control session.
+    tls_allow_unresumed: bool,
     /// Transfers running now, for the graceful stop.
     transfers: AtomicUsize,
 }
@@ -163,6 +184,8 @@ struct Shared {
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    /// The implicit TLS listener (`--implicit-tls-port`).
+    implicit: Option<TcpListener>,
     shared: Arc<Shared>,
     admission: Admission,
     stopping: Arc<AtomicBool>,
@@ -172,7 +195,7 @@ pub struct Server {
 #[derive(Debug, Clone)]
 pub struct StopHandle {
     stopping: Arc<AtomicBool>,
-    listener: Arc<Socket>,
+    listeners: Arc<Vec<Socket>>,
 }
 
 impl StopHandle {
@@ -180,7 +203,9 @@ impl StopHandle {
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         // shutdown(2) on a listening socket wakes the blocked accept(2).
-        let _ = self.listener.shutdown(Shutdown::Read);
+        for listener in self.listeners.iter() {
+            let _ = listener.shutdown(Shutdown::Read);
+        }
     }
 }
 
@@ -207,20 +232,14 @@ impl Server {
         let log = Log {
             level: config.log_level,
         };
-        let listener = match config.bind {
-            Some(ip) => {
-                let addr = SocketAddr::new(ip, config.port);
-                listen(addr, false).map_err(|source| ServerError::Bind { addr, source })?
-            }
-            None => {
-                let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), config.port);
-                // Hosts without IPv6 fall back to IPv4 only.
-                listen(any6, true).or_else(|_| {
-                    let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
-                    listen(any4, false).map_err(|source| ServerError::Bind { addr: any4, source })
-                })?
-            }
-        };
+        if config.tls.is_none() && (config.require_tls || config.implicit_tls_port.is_some()) {
+            return Err(ServerError::NoCertificate);
+        }
+        let listener = bind_control(config.bind, config.port)?;
+        let implicit = config
+            .implicit_tls_port
+            .map(|port| bind_control(config.bind, port))
+            .transpose()?;
         match storage.remove_stale_uploads() {
             Ok(0) => {}
             Ok(n) => eprintln!("removed {n} unfinished upload(s) left by an earlier run"),
@@ -228,6 +247,7 @@ impl Server {
         }
         Ok(Server {
             listener,
+            implicit,
             shared: Arc::new(Shared {
                 config: Arc::new(session::Config {
                     storage: Arc::new(storage),
@@ -238,6 +258,10 @@ impl Server {
                     data_timeout: config.data_timeout,
                     failed_login_delay: FAILED_LOGIN_DELAY,
                     pasv_address: config.pasv_address,
+                    tls: TlsPolicy {
+                        available: config.tls.is_some(),
+                        required: config.require_tls,
+                    },
                 }),
                 data_timeout: config.data_timeout,
                 stall_timeout: config.stall_timeout,
@@ -245,6 +269,8 @@ impl Server {
                 log,
                 defender: Defender::new(config.ban),
                 verifier: Verifier::with_cores(),
+                tls: config.tls,
+                tls_allow_unresumed: config.tls_allow_unresumed,
                 transfers: AtomicUsize::new(0),
             }),
             admission: Admission::new(config.max_sessions, config.max_per_ip),
@@ -254,10 +280,13 @@ impl Server {
 
     /// A handle that stops [`run`](Server::run) from another thread.
     pub fn stop_handle(&self) -> io::Result<StopHandle> {
-        let socket = socket2::SockRef::from(&self.listener).try_clone()?;
+        let listeners = std::iter::once(&self.listener)
+            .chain(&self.implicit)
+            .map(|l| socket2::SockRef::from(l).try_clone())
+            .collect::<io::Result<Vec<_>>>()?;
         Ok(StopHandle {
             stopping: Arc::clone(&self.stopping),
-            listener: Arc::new(socket),
+            listeners: Arc::new(listeners),
         })
     }
 
@@ -277,10 +306,29 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections, one thread per session, until stopped.
+    /// The implicit TLS listener's address, if there is one.
+    pub fn implicit_tls_addr(&self) -> Option<io::Result<SocketAddr>> {
+        self.implicit.as_ref().map(TcpListener::local_addr)
+    }
+
+    /// Accepts connections on every listener, one thread per session,
+    /// until stopped.
     pub fn run(&self) -> io::Result<()> {
+        std::thread::scope(|scope| {
+            let implicit = self
+                .implicit
+                .as_ref()
+                .map(|l| scope.spawn(move || self.accept_loop(l, true)));
+            let plain = self.accept_loop(&self.listener, false);
+            let implicit = implicit.map_or(Ok(()), |h| h.join().unwrap_or(Ok(())));
+            plain.and(implicit)
+        })
+    }
+
+    /// Accepts on `listener`; `implicit`: the TLS handshake comes first.
+    fn accept_loop(&self, listener: &TcpListener, implicit: bool) -> io::Result<()> {
         loop {
-            let accepted = self.listener.accept();
+            let accepted = listener.accept();
             if self.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }
@@ -319,10 +367,28 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name("session".into())
                 .stack_size(SESSION_STACK_SIZE)
-                .spawn(move || driver::tcp::serve(stream, shared, slot));
+                .spawn(move || driver::tcp::serve(stream, shared, slot, implicit));
             if let Err(e) = spawned {
                 eprintln!("cannot start a session thread: {e}");
             }
+        }
+    }
+}
+
+/// A control listener on `bind` (or every interface, IPv6 and IPv4).
+fn bind_control(bind: Option<IpAddr>, port: u16) -> Result<TcpListener, ServerError> {
+    match bind {
+        Some(ip) => {
+            let addr = SocketAddr::new(ip, port);
+            listen(addr, false).map_err(|source| ServerError::Bind { addr, source })
+        }
+        None => {
+            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+            // Hosts without IPv6 fall back to IPv4 only.
+            listen(any6, true).or_else(|_| {
+                let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                listen(any4, false).map_err(|source| ServerError::Bind { addr: any4, source })
+            })
         }
     }
 }

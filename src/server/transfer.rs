@@ -56,6 +56,8 @@ pub struct Transfer {
     pub job: Job,
     /// TYPE A: convert line ends.
     pub ascii: bool,
+    /// PROT P: the data connection is TLS, resuming the control session.
+    pub protect: bool,
 }
 
 /// How a transfer ended.

@@ -44,6 +44,15 @@ pub enum DataError {
     AcceptTimeout { port: u16, secs: u64 },
     #[error("no data connection: {0}")]
     Accept(#[source] io::Error),
+    #[error("no protected data connection on port {port} within {secs} seconds: {refused} connection(s) refused ({why})")]
+    TlsRefused {
+        port: u16,
+        secs: u64,
+        refused: usize,
+        why: String,
+    },
+    #[error("no protected data connection: {0}")]
+    Tls(String),
     #[error("no free passive port: all of {low}-{high} are in use; try again shortly")]
     PortsExhausted { low: u16, high: u16 },
     #[error("could not connect to {addr} for data: {source}")]
@@ -102,7 +111,18 @@ impl PassiveListener {
     /// Waits up to `timeout` for the control peer to connect; connections
     /// from any other address are closed unanswered.
     pub fn accept(self, timeout: Duration) -> Result<TcpStream, DataError> {
-        let deadline = Instant::now() + timeout;
+        self.accept_until(Instant::now() + timeout, timeout)
+    }
+
+    /// Like [`accept`](Self::accept), until `deadline`, and the listener
+    /// stays usable: a connection refused later (a TLS session not
+    /// resumed) lets the rightful client still connect. `timeout` is the
+    /// whole wait, for the message.
+    pub fn accept_until(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<TcpStream, DataError> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

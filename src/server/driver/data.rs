@@ -10,12 +10,12 @@
 //! beside the control connection.
 
 use std::io;
-use std::net::{IpAddr, Shutdown};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
@@ -24,6 +24,7 @@ use crate::server::failure::TransferError;
 use crate::server::transfer::{self, Job, Outcome, Plan, Transfer};
 use crate::server::Shared;
 use crate::transport::data::{connect_active, DataError, PassiveListener};
+use crate::transport::tls::{DataTlsError, SessionTls};
 use crate::transport::Stream;
 
 /// Stack of a transfer thread: its buffers live on the heap.
@@ -109,6 +110,7 @@ pub(super) fn start(
     transfer: Transfer,
     listener: Option<PassiveListener>,
     local: IpAddr,
+    tls: Option<SessionTls>,
     shared: Arc<Shared>,
 ) -> io::Result<Running> {
     let (done, signal) = UnixStream::pair()?;
@@ -121,8 +123,15 @@ pub(super) fn start(
             // Dropped when the thread ends: the driver's `done` reads EOF.
             let _signal = signal;
             let _active = Active::new(&shared);
+            let protect = match (transfer.protect, tls) {
+                (true, Some(tls)) => Some(Protection {
+                    tls,
+                    require_resumption: !shared.tls_allow_unresumed,
+                }),
+                _ => None,
+            };
             let timeouts = (shared.data_timeout, shared.stall_timeout);
-            run(transfer, listener, local, timeouts, &for_thread)
+            run(transfer, listener, local, protect, timeouts, &for_thread)
         })?;
     Ok(Running {
         handle,
@@ -131,24 +140,105 @@ pub(super) fn start(
     })
 }
 
+/// How a protected (PROT P) data connection is accepted.
+struct Protection {
+    tls: SessionTls,
+    require_resumption: bool,
+}
+
+impl Protection {
+    /// The TLS handshake on a new data connection; ABOR can cut it.
+    fn accept(
+        &self,
+        tcp: TcpStream,
+        deadline: Instant,
+        abort: &Abort,
+    ) -> Result<Stream, DataTlsError> {
+        abort.watch(tcp.try_clone().map(Socket::from));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(100));
+        self.tls.accept_data(tcp, left, self.require_resumption)
+    }
+}
+
+/// Makes the data connection: the control peer connecting to our passive
+/// listener, or our connection to its PORT/EPRT address; with protection,
+/// a TLS handshake that must resume the control connection's session. On
+/// the passive port, a connection that fails that is closed before any
+/// byte of data and the listener keeps waiting for the rightful one.
+fn connect(
+    plan: Plan,
+    listener: Option<PassiveListener>,
+    local: IpAddr,
+    protect: Option<&Protection>,
+    timeout: Duration,
+    abort: &Abort,
+) -> Result<Stream, DataError> {
+    let deadline = Instant::now() + timeout;
+    let listener = match (plan, listener) {
+        (Plan::Active(addr), _) => {
+            let tcp = connect_active(local, addr, timeout)?;
+            return match protect {
+                None => Ok(Stream::Plain(tcp)),
+                Some(p) => p
+                    .accept(tcp, deadline, abort)
+                    .map_err(|e| DataError::Tls(e.to_string())),
+            };
+        }
+        (Plan::Passive { .. }, Some(listener)) => listener,
+        (Plan::Passive { port }, None) => {
+            return Err(DataError::Accept(io::Error::other(format!(
+                "the passive listener on port {port} is gone"
+            ))))
+        }
+    };
+    let mut refused = Vec::new();
+    loop {
+        abort.watch(listener.try_clone_socket());
+        let tcp = match listener.accept_until(deadline, timeout) {
+            Ok(tcp) => tcp,
+            Err(DataError::AcceptTimeout { port, secs }) if !refused.is_empty() => {
+                let why: Vec<String> = refused.iter().map(ToString::to_string).collect();
+                return Err(DataError::TlsRefused {
+                    port,
+                    secs,
+                    refused: refused.len(),
+                    why: why.join("; "),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(p) = protect else {
+            return Ok(Stream::Plain(tcp));
+        };
+        match p.accept(tcp, deadline, abort) {
+            Ok(stream) => return Ok(stream),
+            // A thief, or a client that cannot resume: closed (dropped)
+            // before any byte of the file, and the wait goes on.
+            Err(e) if !abort.requested() => refused.push(e),
+            Err(e) => return Err(DataError::Tls(e.to_string())),
+        }
+    }
+}
+
 fn run(
     transfer: Transfer,
     listener: Option<PassiveListener>,
     local: IpAddr,
+    protect: Option<Protection>,
     (timeout, stall): (Duration, Duration),
     abort: &Abort,
 ) -> Outcome {
-    let connected = match (transfer.plan, listener) {
-        (Plan::Passive { .. }, Some(listener)) => {
-            abort.watch(listener.try_clone_socket());
-            listener.accept(timeout)
-        }
-        (Plan::Passive { port }, None) => Err(DataError::Accept(io::Error::other(format!(
-            "the passive listener on port {port} is gone"
-        )))),
-        (Plan::Active(addr), _) => connect_active(local, addr, timeout),
-    };
-    let data = match connected {
+    let connected = connect(
+        transfer.plan,
+        listener,
+        local,
+        protect.as_ref(),
+        timeout,
+        abort,
+    );
+    let mut data = match connected {
         Ok(data) if !abort.requested() => data,
         Ok(_) => return Outcome::failed(TransferError::Aborted),
         Err(_) if abort.requested() => return Outcome::failed(TransferError::Aborted),
@@ -158,15 +248,14 @@ fn run(
         // A listing is output the client must read, like a reply: a client
         // that stops reading is cut after the stall timeout, and a small
         // send buffer keeps what it holds up small.
-        let _ = data.set_write_timeout(Some(stall));
-        let _ = socket2::SockRef::from(&data).set_send_buffer_size(LISTING_SOCKET_BUFFER);
+        let _ = data.tcp().set_write_timeout(Some(stall));
+        let _ = socket2::SockRef::from(data.tcp()).set_send_buffer_size(LISTING_SOCKET_BUFFER);
     }
-    abort.watch(data.try_clone().map(Socket::from));
-    let mut stream = Stream::Plain(data);
-    let outcome = transfer::run(transfer.job, &mut stream, transfer.ascii, &|| {
+    abort.watch(data.cutter());
+    let outcome = transfer::run(transfer.job, &mut data, transfer.ascii, &|| {
         abort.requested()
     });
-    drop(stream);
+    drop(data);
     abort.watch(Err(io::Error::other("transfer over")));
     outcome
 }

@@ -21,6 +21,7 @@ use crate::server::failure::TransferError;
 use crate::server::session::{Action, Config, Event, LogEntry, Now, Session};
 use crate::server::transfer::{self, DataConnection, Outcome, Transfer};
 use crate::transport::data::DataError;
+use crate::transport::TlsInfo;
 
 /// What the make-believe client does with data connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +275,16 @@ impl MemoryDriver {
                     self.session.handle(Event::PassiveOpened(Ok(port)), now);
                 }
                 Action::ClosePassive => self.passive_open = false,
+                Action::StartTls => {
+                    // No real handshake in memory: the session is told it
+                    // succeeded, as the TCP driver would.
+                    let info = TlsInfo {
+                        version: "TLSv1_3".to_string(),
+                        cipher_suite: "TLS13_AES_128_GCM_SHA256".to_string(),
+                        resumed: false,
+                    };
+                    self.session.handle(Event::TlsStarted(info), now);
+                }
                 Action::StartTransfer(t) => {
                     self.passive_open = false;
                     match self.mode {

@@ -31,28 +31,46 @@ use crate::server::transfer::Outcome;
 use crate::server::Shared;
 use crate::transport::control::LineReader;
 use crate::transport::data::PassiveListener;
+use crate::transport::tls::SessionTls;
 use crate::transport::Stream;
 
 /// Runs one session to its end. Errors on the control connection end the
 /// session quietly: the peer is gone and there is nobody to tell.
-pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slot) {
+pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slot, implicit: bool) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
     // A client that never reads its replies must not pin this thread and
     // its buffers for long.
     let _ = stream.set_write_timeout(Some(shared.stall_timeout));
+    // The implicit TLS port: the handshake comes before anything else.
+    let (stream, tls) = match (&shared.tls, implicit) {
+        (Some(server_tls), true) => {
+            let tls = server_tls.session();
+            match tls.accept_control(stream, shared.stall_timeout) {
+                Ok(stream) => (stream, Some(tls)),
+                Err(e) => {
+                    shared
+                        .log
+                        .event(peer, None, format_args!("TLS handshake failed: {e}"));
+                    return;
+                }
+            }
+        }
+        _ => (Stream::Plain(stream), None),
+    };
     let session = Session::new(Arc::clone(&shared.config), peer, local);
     let mut driver = Driver {
         shared: Arc::clone(&shared),
         peer,
         local,
-        reader: LineReader::new(Stream::Plain(stream)),
+        reader: LineReader::new(stream),
         session,
         passive: None,
         transfer: None,
         armed: None,
         slot,
+        tls,
     };
     shared.log.event(peer, None, format_args!("connected"));
     let outcome = driver.run();
@@ -87,10 +105,16 @@ struct Driver {
     armed: Option<Instant>,
     /// The session's place in the server's counts.
     slot: Slot,
+    /// This control connection's TLS, once it has any: its data
+    /// connections must resume its session.
+    tls: Option<SessionTls>,
 }
 
 impl Driver {
     fn run(&mut self) -> io::Result<()> {
+        if let Some(info) = self.reader.get_ref().tls_info() {
+            self.feed(Event::TlsStarted(info))?;
+        }
         self.feed(Event::Connected)?;
         while !self.session.is_closed() {
             let event = self.next_event()?;
@@ -145,8 +169,15 @@ impl Driver {
                 }
             };
             // A transfer runs: wait for its end and, if the session takes
-            // input now, for the control connection (ABOR) at once.
+            // input now, for the control connection (ABOR) at once. Bytes
+            // TLS already decrypted are invisible to poll(2): read them.
             let wants_input = self.session.wants_input();
+            if wants_input && self.reader.get_mut().has_buffered_input() {
+                if self.reader.fill()? == 0 {
+                    return Ok(self.end_of_input());
+                }
+                continue;
+            }
             let (done, control) = {
                 let mut fds = vec![PollFd::new(transfer.done.as_fd(), PollFlags::POLLIN)];
                 if wants_input {
@@ -258,12 +289,15 @@ impl Driver {
                     .handle(Event::PassiveOpened(opened), Now::system());
             }
             Action::ClosePassive => self.passive = None,
+            Action::StartTls => self.start_tls()?,
             Action::StartTransfer(transfer) => {
                 let listener = self.passive.take();
+                let tls = self.tls.clone();
                 match data::start(
                     transfer,
                     listener,
                     self.local.ip(),
+                    tls,
                     Arc::clone(&self.shared),
                 ) {
                     Ok(running) => self.transfer = Some(running),
@@ -283,6 +317,29 @@ impl Driver {
                 self.passive = None;
                 let _ = self.reader.get_ref().tcp().shutdown(Shutdown::Both);
             }
+        }
+        Ok(())
+    }
+
+    /// AUTH TLS was answered 234: the handshake, on the same socket. A
+    /// failed handshake ends the session (the client is mid-handshake and
+    /// cannot go back to clear text).
+    fn start_tls(&mut self) -> io::Result<()> {
+        let Some(server_tls) = &self.shared.tls else {
+            return Err(io::Error::other("AUTH TLS accepted without a certificate"));
+        };
+        let tls = server_tls.session();
+        // A second descriptor of the socket for the TLS stream; the plain
+        // stream it replaces is dropped, which closes only its own.
+        let tcp = self.reader.get_ref().tcp().try_clone()?;
+        let stream = tls
+            .accept_control(tcp, self.shared.stall_timeout)
+            .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake failed: {e}")))?;
+        let info = stream.tls_info();
+        *self.reader.get_mut() = stream;
+        self.tls = Some(tls);
+        if let Some(info) = info {
+            self.session.handle(Event::TlsStarted(info), Now::system());
         }
         Ok(())
     }

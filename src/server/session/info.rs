@@ -15,7 +15,12 @@ impl Session {
         if features.read_at_offset {
             lines.push(" REST STREAM");
         }
-        lines.extend([" SIZE", " TVFS", " UTF8", "End"]);
+        lines.extend([" SIZE", " TVFS", " UTF8"]);
+        // RFC 4217 §6: only where a certificate makes AUTH TLS possible.
+        if self.config.tls.available {
+            lines.extend([" AUTH TLS", " PBSZ", " PROT"]);
+        }
+        lines.push("End");
         self.send(Reply::multi(ReplyCode::SYSTEM_STATUS, lines))
     }
 
@@ -81,6 +86,19 @@ impl Session {
                 " Idle timeout: {} seconds",
                 self.config.idle_timeout.as_secs()
             ),
+            match &self.tls.active {
+                Some(tls) => format!(
+                    " TLS: {}, {}; data connections {}",
+                    tls.version,
+                    tls.cipher_suite,
+                    if self.tls.protects_data() {
+                        "protected (PROT P)"
+                    } else {
+                        "in clear (PROT C)"
+                    }
+                ),
+                None => " TLS: none (control and data in clear)".to_string(),
+            },
             "End of status".to_string(),
         ];
         self.send(Reply::multi(ReplyCode::SYSTEM_STATUS, lines))

@@ -18,6 +18,9 @@ impl Session {
                 "already logged in; send REIN first to log in as someone else",
             );
         }
+        if self.refuse_clear_login() {
+            return;
+        }
         if is_anonymous(&name) && !self.config.auth.anonymous {
             self.state = State::AwaitUser;
             return self.reply(

@@ -30,6 +30,7 @@
 mod files;
 mod info;
 mod login;
+pub mod security;
 #[cfg(test)]
 mod tests;
 mod transfers;
@@ -50,6 +51,8 @@ use crate::limits::MAX_LINE;
 use crate::protocol::{parse_command, Command, Frame, Reply, ReplyCode, TransferType};
 use crate::storage::{Storage, VirtualPath};
 use crate::transport::data::DataError;
+use crate::transport::TlsInfo;
+use security::{TlsPolicy, TlsState};
 
 /// What every session of a server is configured with.
 #[derive(Debug)]
@@ -71,6 +74,8 @@ pub struct Config {
     pub failed_login_delay: Duration,
     /// Address announced in 227 replies instead of the local one.
     pub pasv_address: Option<Ipv4Addr>,
+    /// What TLS is offered or required (RFC 4217).
+    pub tls: TlsPolicy,
 }
 
 /// The time an event happened, as the driver's clocks tell it.
@@ -109,6 +114,9 @@ pub enum Event {
     PassiveOpened(Result<u16, DataError>),
     /// The answer to [`Action::CheckPassword`].
     PasswordChecked(Login),
+    /// The control connection's TLS handshake succeeded (after
+    /// [`Action::StartTls`], or first thing on the implicit TLS port).
+    TlsStarted(TlsInfo),
     /// The transfer started by [`Action::StartTransfer`] ended.
     TransferDone(Outcome),
 }
@@ -144,6 +152,9 @@ pub enum Action {
     /// so the driver bounds how many run at once); answer with
     /// [`Event::PasswordChecked`].
     CheckPassword { user: String, password: String },
+    /// Run the TLS handshake on the control connection, after the 234
+    /// reply; answer with [`Event::TlsStarted`], or close if it fails.
+    StartTls,
     /// Open a passive listener; answer with [`Event::PassiveOpened`].
     OpenPassive,
     /// Close the passive listener: its plan was discarded.
@@ -201,6 +212,7 @@ pub struct Session {
     rename_from: Option<VirtualPath>,
     facts: FactSet,
     running: Option<Running>,
+    tls: TlsState,
     /// A line that arrived while a transfer ran, handled after its reply.
     waiting: Option<Frame>,
     last_input: Option<Instant>,
@@ -233,6 +245,7 @@ impl Session {
             rename_from: None,
             facts: FactSet::default(),
             running: None,
+            tls: TlsState::default(),
             waiting: None,
             last_input: None,
             login_started: None,
@@ -344,6 +357,7 @@ impl Session {
             }
             Event::PassiveOpened(result) => self.passive_opened(result),
             Event::PasswordChecked(login) => self.password_checked(login),
+            Event::TlsStarted(info) => self.tls_started(info),
             Event::TransferDone(outcome) => {
                 self.last_input = Some(now.instant);
                 self.transfer_done(outcome);
@@ -507,6 +521,9 @@ impl Session {
             Rnfr(path) => self.rnfr(&path),
             Rnto(path) => self.rnto(&path, rename_from),
             Abor => self.abor(),
+            Auth(mechanism) => self.auth(&mechanism),
+            Pbsz(size) => self.pbsz(size),
+            Prot(level) => self.prot(level),
         }
     }
 

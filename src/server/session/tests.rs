@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::security::TlsPolicy;
 use super::Config;
 use crate::protocol::Reply;
 use crate::server::auth::{hash_password, Auth, Users};
@@ -17,6 +18,10 @@ struct Fixture {
 }
 
 fn fixture(read_only: bool, users: Option<Users>) -> Fixture {
+    fixture_with(read_only, users, TlsPolicy::default())
+}
+
+fn fixture_with(read_only: bool, users: Option<Users>, tls: TlsPolicy) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
@@ -33,6 +38,7 @@ fn fixture(read_only: bool, users: Option<Users>) -> Fixture {
         data_timeout: Duration::from_secs(60),
         failed_login_delay: Duration::from_secs(1),
         pasv_address: None,
+        tls,
     });
     Fixture {
         outside: dir.path().to_path_buf(),
@@ -313,4 +319,54 @@ fn every_input_gets_one_final_reply_in_order() {
     let mut line = long.clone();
     line.extend_from_slice(b"\r\nNOOP\r\n");
     assert_eq!(codes(&d.input(&line)), [500, 200]);
+}
+
+#[test]
+fn auth_tls_then_pbsz_and_prot_protect_data_connections() {
+    let f = fixture_with(
+        false,
+        None,
+        TlsPolicy {
+            available: true,
+            required: true,
+        },
+    );
+    std::fs::write(f.root.join("f"), b"x").unwrap();
+    let mut d = MemoryDriver::new(Arc::clone(&f.config));
+    let feat = d.command("FEAT");
+    assert!(feat[0].text().contains(" AUTH TLS"), "{feat:?}");
+    // --require-tls: no password in clear.
+    let r = d.command("USER anonymous");
+    assert_eq!(codes(&r), [530]);
+    assert!(r[0].text().contains("requires TLS"), "{r:?}");
+    assert_eq!(codes(&d.command("PROT P")), [503], "PROT before AUTH");
+    assert_eq!(codes(&d.command("AUTH KERBEROS")), [504]);
+    assert_eq!(codes(&d.command("AUTH TLS")), [234]);
+    assert_eq!(codes(&d.command("AUTH TLS")), [503], "already protected");
+    assert_eq!(codes(&d.command("USER anonymous")), [331]);
+    assert_eq!(codes(&d.command("PASS x")), [230]);
+    // PROT C under --require-tls: the data command is refused, with the port.
+    assert_eq!(codes(&d.command("PBSZ 0")), [200]);
+    assert_eq!(codes(&d.command("PROT C")), [200]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR f")), [521]);
+    assert!(!d.passive_open(), "the refused command used up the port");
+    assert_eq!(codes(&d.command("PROT E")), [536]);
+    assert_eq!(codes(&d.command("PROT P")), [200]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR f")), [150, 226]);
+    let stat = d.command("STAT");
+    assert!(stat[0].text().contains("protected (PROT P)"), "{stat:?}");
+    // REIN keeps the TLS layer: a new login needs no second AUTH.
+    d.command("REIN");
+    assert_eq!(codes(&d.command("USER anonymous")), [331]);
+}
+
+#[test]
+fn auth_without_a_certificate_is_not_offered() {
+    let f = fixture(false, None);
+    let mut d = MemoryDriver::new(Arc::clone(&f.config));
+    assert!(!d.command("FEAT")[0].text().contains("AUTH"));
+    assert_eq!(codes(&d.command("AUTH TLS")), [502]);
+    assert_eq!(codes(&d.command("PBSZ 0")), [503]);
 }

@@ -151,6 +151,10 @@ impl Session {
     /// not. A command that fails before its 150 still discards the plan, so
     /// no data port outlives the command meant to use it.
     fn begin(&mut self, prepared: Result<Prepared, Failure>) {
+        if self.refuse_clear_data() {
+            // Refused like any failed transfer command: the plan goes too.
+            return self.set_plan(None);
+        }
         let plan = self.plan.take();
         self.plan_expires = None;
         let prepared = match prepared {
@@ -178,6 +182,7 @@ impl Session {
             plan,
             job: prepared.job,
             ascii: self.transfer_type == TransferType::Ascii,
+            protect: self.tls.protects_data(),
         }));
     }
 

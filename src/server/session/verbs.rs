@@ -166,6 +166,17 @@ pub const VERBS: &[Verb] = &[
         "machine-readable facts of one entry",
     ),
     verb("ABOR", "ABOR", "abort the running transfer"),
+    open(verb(
+        "AUTH",
+        "AUTH TLS",
+        "protect the control connection with TLS (RFC 4217)",
+    )),
+    open(verb("PBSZ", "PBSZ 0", "protection buffer size: 0 for TLS")),
+    open(verb(
+        "PROT",
+        "PROT P | PROT C",
+        "protect data connections with TLS (P) or not (C)",
+    )),
 ];
 
 /// The row of `name` (a verb or an alias, any case).
@@ -202,11 +213,20 @@ mod tests {
         for v in VERBS {
             for name in std::iter::once(&v.name).chain(v.aliases) {
                 // Any argument that parses: only the verb matters here.
-                let parsed = ["x", "I", "S", "F", "7", "1,2,3,4,5,6", "|1|127.0.0.1|5000|"]
-                    .iter()
-                    .map(|arg| parse_command(&format!("{name} {arg}")))
-                    .find(Result::is_ok)
-                    .unwrap_or_else(|| parse_command(name));
+                let parsed = [
+                    "x",
+                    "I",
+                    "S",
+                    "F",
+                    "P",
+                    "7",
+                    "1,2,3,4,5,6",
+                    "|1|127.0.0.1|5000|",
+                ]
+                .iter()
+                .map(|arg| parse_command(&format!("{name} {arg}")))
+                .find(Result::is_ok)
+                .unwrap_or_else(|| parse_command(name));
                 if let Ok(command) = parsed {
                     assert_eq!(command.verb(), v.name, "{name}");
                 } else {
