@@ -54,6 +54,12 @@ pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 /// should hold up little memory until the stall timeout cuts it.
 pub const LISTING_SOCKET_BUFFER: usize = 256 * 1024;
 
+/// Longest TLS handshake on a protected data connection. The passive
+/// listener waits for the rightful client while it handshakes with
+/// whoever connected first; a connection that sends nothing must not hold
+/// it for the whole data timeout.
+pub const TLS_DATA_HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// Buffer size of the read side of the control connection. Commands are
 /// short, and longer lines (up to [`MAX_LINE`]) are assembled across reads
 /// anyway; every idle session holds this buffer, so it is kept small

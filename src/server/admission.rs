@@ -128,6 +128,14 @@ impl Admission {
         }
         let key = client_key(ip);
         let mut c = self.counts.lock().expect("admission lock");
+        // Before any eviction: a newcomer refused for its own address must
+        // not cost a waiter its place.
+        let from_ip = c.per_ip.get(&key).copied().unwrap_or(0);
+        if self.max_per_ip.is_some_and(|max| from_ip >= max) {
+            return Err(format!(
+                "too many sessions from {key} ({from_ip} at most); close one and try again"
+            ));
+        }
         if let Some(max) = self.max_sessions {
             // Idle waiters, oldest first (ids grow with time).
             let idle = c
@@ -151,12 +159,6 @@ impl Admission {
                 // slot is given back when that session ends.
                 let _ = oldest.socket.shutdown(Shutdown::Read);
             }
-        }
-        let from_ip = c.per_ip.get(&key).copied().unwrap_or(0);
-        if self.max_per_ip.is_some_and(|max| from_ip >= max) {
-            return Err(format!(
-                "too many sessions from {key} ({from_ip} at most); close one and try again"
-            ));
         }
         let evicted = Arc::new(AtomicBool::new(false));
         let mut socket = None;

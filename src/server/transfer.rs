@@ -23,9 +23,6 @@ use crate::transport::Stream;
 /// however small the segments the network delivers.
 const UPLOAD_BUFFER: usize = 1 << 20;
 
-/// Socket read size for uploads.
-const READ_BUFFER: usize = 256 * 1024;
-
 /// Buffer for TYPE A conversion and listings.
 const CONVERT_BUFFER: usize = 64 * 1024;
 
@@ -208,20 +205,70 @@ fn send(
     }
 }
 
+/// The disk side of an upload, remembering whether a failure was its own:
+/// the reply depends on it (451/452/552 for the disk, 426 for the network).
+struct DiskSide<'a> {
+    upload: &'a mut dyn Upload,
+    failed: bool,
+}
+
+impl Write for DiskSide<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.upload.write(buf).inspect_err(|_| self.failed = true)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.upload.flush().inspect_err(|_| self.failed = true)
+    }
+}
+
 /// Connection to upload, through a large buffer: the disk sees few, large
-/// writes however small the segments that arrive. TCP flow control does
-/// the rest: when the disk is slower than the network, our receive window
-/// fills and the sender waits; nothing overflows (design question 8 in
-/// spec/PROTOCOL.md).
+/// writes however small the segments that arrive. In TYPE I this is
+/// `io::copy` into a 1 MiB `BufWriter`, which reads straight into the
+/// writer's buffer (no second copy, reads of up to 1 MiB). TCP flow control
+/// does the rest: when the disk is slower than the network, our receive
+/// window fills and the sender waits; nothing overflows (design question 8
+/// in spec/PROTOCOL.md).
 fn receive(
     conn: &mut dyn DataConnection,
     upload: &mut dyn Upload,
     ascii: bool,
 ) -> (u64, Result<(), TransferError>) {
     let path = upload.path().clone();
-    let disk = |e: io::Error| TransferError::Storage(StorageError::from_io(&path, e));
-    let mut upload = BufWriter::with_capacity(UPLOAD_BUFFER, upload);
-    let mut buf = vec![0; READ_BUFFER];
+    let mut sink = BufWriter::with_capacity(
+        UPLOAD_BUFFER,
+        DiskSide {
+            upload,
+            failed: false,
+        },
+    );
+    let copied = if ascii {
+        receive_ascii(conn, &mut sink)
+    } else {
+        io::copy(conn, &mut sink).map(|n| (n, Ok(())))
+    };
+    let (received, result) = match copied.and_then(|(n, r)| sink.flush().map(|_| (n, r))) {
+        Ok((n, result)) => (n, result),
+        Err(e) => (0, Err(e)),
+    };
+    let disk_failed = sink.get_ref().failed;
+    let result = result.map_err(|e| {
+        if disk_failed {
+            TransferError::Storage(StorageError::from_io(&path, e))
+        } else {
+            TransferError::Network(e)
+        }
+    });
+    (received, result)
+}
+
+/// TYPE A: line ends converted as the bytes arrive. Returns the bytes read
+/// and, apart, a read error (so the count survives it).
+fn receive_ascii(
+    conn: &mut dyn DataConnection,
+    sink: &mut impl Write,
+) -> io::Result<(u64, io::Result<()>)> {
+    let mut buf = vec![0; CONVERT_BUFFER];
     let mut out = Vec::new();
     let mut from = FromNetwork::default();
     let mut received = 0;
@@ -230,31 +277,17 @@ fn receive(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (received, Err(TransferError::Network(e))),
+            Err(e) => return Ok((received, Err(e))),
         };
         received += n as u64;
-        let chunk = if ascii {
-            out.clear();
-            from.convert(&buf[..n], &mut out);
-            &out[..]
-        } else {
-            &buf[..n]
-        };
-        if let Err(e) = upload.write_all(chunk) {
-            return (received, Err(disk(e)));
-        }
-    }
-    if ascii {
         out.clear();
-        from.finish(&mut out);
-        if let Err(e) = upload.write_all(&out) {
-            return (received, Err(disk(e)));
-        }
+        from.convert(&buf[..n], &mut out);
+        sink.write_all(&out)?;
     }
-    match upload.flush() {
-        Ok(()) => (received, Ok(())),
-        Err(e) => (received, Err(disk(e))),
-    }
+    out.clear();
+    from.finish(&mut out);
+    sink.write_all(&out)?;
+    Ok((received, Ok(())))
 }
 
 #[cfg(test)]

@@ -142,8 +142,9 @@ mod tests {
             v.join("one-more"),
             Err(StorageError::InvalidName(DEPTH_REFUSED))
         ));
-        // Depth counts where the path ends up, not how it was spelled.
+        // Depth is counted as the path is walked: `..` first frees a level.
         assert!(v.join("../x").is_ok());
+        assert!(v.join("x/..").is_err());
         assert!(DEPTH_REFUSED.contains(&MAX_PATH_DEPTH.to_string()));
     }
 

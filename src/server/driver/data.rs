@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::limits::LISTING_SOCKET_BUFFER;
+use crate::limits::{LISTING_SOCKET_BUFFER, TLS_DATA_HANDSHAKE};
 use crate::server::failure::TransferError;
 use crate::server::transfer::{self, Job, Outcome, Plan, Transfer};
 use crate::server::Shared;
@@ -107,7 +107,7 @@ impl Drop for Active<'_> {
 /// Starts `transfer` on its own thread. `listener` is the session's passive
 /// listener, for a passive plan.
 pub(super) fn start(
-    transfer: Transfer,
+    transfer: Box<Transfer>,
     listener: Option<PassiveListener>,
     local: IpAddr,
     tls: Option<SessionTls>,
@@ -131,7 +131,7 @@ pub(super) fn start(
                 _ => None,
             };
             let timeouts = (shared.data_timeout, shared.stall_timeout);
-            run(transfer, listener, local, protect, timeouts, &for_thread)
+            run(*transfer, listener, local, protect, timeouts, &for_thread)
         })?;
     Ok(Running {
         handle,
@@ -155,9 +155,11 @@ impl Protection {
         abort: &Abort,
     ) -> Result<Stream, DataTlsError> {
         abort.watch(tcp.try_clone().map(Socket::from));
+        // A stranger that connects and says nothing holds the listener for
+        // at most this long, not the whole data timeout.
         let left = deadline
             .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(100));
+            .clamp(Duration::from_millis(100), TLS_DATA_HANDSHAKE);
         self.tls.accept_data(tcp, left, self.require_resumption)
     }
 }

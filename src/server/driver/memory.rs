@@ -262,7 +262,7 @@ impl MemoryDriver {
                         }
                     }
                 }
-                Action::Log(entry) => self.log.push(entry),
+                Action::Log(entry) => self.log.push(*entry),
                 Action::Pause(d) => self.paused += d,
                 Action::CheckPassword { user, password } => {
                     let login = self.config.auth.login(&user, &password);
@@ -286,6 +286,7 @@ impl MemoryDriver {
                     self.session.handle(Event::TlsStarted(info), now);
                 }
                 Action::StartTransfer(t) => {
+                    let t = *t;
                     self.passive_open = false;
                     match self.mode {
                         DataMode::Immediate => {

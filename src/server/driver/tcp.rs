@@ -25,13 +25,14 @@ use crate::protocol::Frame;
 use crate::server::admission::Slot;
 use crate::server::auth::Login;
 use crate::server::failure::TransferError;
+use crate::server::listing::ListingReply;
 use crate::server::log::LogLevel;
 use crate::server::session::{Action, Event, LogEntry, Now, Session};
 use crate::server::transfer::Outcome;
 use crate::server::Shared;
 use crate::transport::control::LineReader;
 use crate::transport::data::PassiveListener;
-use crate::transport::tls::SessionTls;
+use crate::transport::tls::{ServerTls, SessionTls};
 use crate::transport::Stream;
 
 /// Runs one session to its end. Errors on the control connection end the
@@ -45,18 +46,15 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
     let _ = stream.set_write_timeout(Some(shared.stall_timeout));
     // The implicit TLS port: the handshake comes before anything else.
     let (stream, tls) = match (&shared.tls, implicit) {
-        (Some(server_tls), true) => {
-            let tls = server_tls.session();
-            match tls.accept_control(stream, shared.stall_timeout) {
-                Ok(stream) => (stream, Some(tls)),
-                Err(e) => {
-                    shared
-                        .log
-                        .event(peer, None, format_args!("TLS handshake failed: {e}"));
-                    return;
-                }
+        (Some(server_tls), true) => match implicit_tls(server_tls, stream, &shared) {
+            Ok(pair) => pair,
+            Err(e) => {
+                shared
+                    .log
+                    .event(peer, None, format_args!("TLS handshake failed: {e}"));
+                return;
             }
-        }
+        },
         _ => (Stream::Plain(stream), None),
     };
     let session = Session::new(Arc::clone(&shared.config), peer, local);
@@ -87,6 +85,19 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
             .log
             .event(peer, user, format_args!("connection lost: {e}")),
     }
+}
+
+/// The handshake of a connection to the implicit TLS port. Not inlined,
+/// for the same reason as `Driver::start_tls`.
+#[inline(never)]
+fn implicit_tls(
+    server_tls: &ServerTls,
+    stream: TcpStream,
+    shared: &Shared,
+) -> io::Result<(Stream, Option<SessionTls>)> {
+    let tls = server_tls.session();
+    let stream = tls.accept_control(stream, shared.stall_timeout)?;
+    Ok((stream, Some(tls)))
 }
 
 struct Driver {
@@ -232,15 +243,25 @@ impl Driver {
                 }
             }
         }
-        self.session.handle(event, Now::system());
-        while let Some(action) = self.session.poll_action() {
-            self.carry_out(action)?;
+        // An action may answer with an event (a password checked, a port
+        // opened): it is handled after the action, not from inside it, so
+        // the stack stays one handler deep (every idle session's thread
+        // keeps the pages its deepest call touched).
+        let mut next = Some(event);
+        while let Some(event) = next.take() {
+            self.session.handle(event, Now::system());
+            while let Some(action) = self.session.poll_action() {
+                if let Some(answer) = self.carry_out(action)? {
+                    next = Some(answer);
+                }
+            }
         }
         self.slot.set_logged_in(self.session.logged_in());
         Ok(())
     }
 
-    fn carry_out(&mut self, action: Action) -> io::Result<()> {
+    /// Carries out one action; returns the event that answers it, if any.
+    fn carry_out(&mut self, action: Action) -> io::Result<Option<Event>> {
         // Before anything is written: a client that read its 230 and
         // connects again must find this session counted as logged in.
         self.slot.set_logged_in(self.session.logged_in());
@@ -253,26 +274,12 @@ impl Driver {
                 // One write per reply: one TCP segment for short replies.
                 self.reader.get_mut().write_all(wire.as_bytes())?;
             }
-            Action::ReplyListing(reply) => {
-                let first = format!("{}-{}", reply.code, reply.first);
-                // A small buffer: a client that does not read holds up 16 KiB
-                // here until the write times out (--stall-timeout).
-                let mut out = BufWriter::with_capacity(16 * 1024, self.reader.get_mut());
-                let lines = reply.write_to(&mut out, SystemTime::now())?;
-                drop(out);
-                self.shared.log.dialogue(
-                    self.peer,
-                    self.session.user(),
-                    "<-",
-                    &format!("{first} ({lines} lines)"),
-                );
-            }
-            Action::Log(entry) => self.log(entry),
+            Action::ReplyListing(reply) => self.reply_listing(*reply)?,
+            Action::Log(entry) => self.log(*entry),
             Action::Pause(delay) => std::thread::sleep(delay),
             Action::CheckPassword { user, password } => {
                 let login = self.check_password(&user, &password);
-                self.session
-                    .handle(Event::PasswordChecked(login), Now::system());
+                return Ok(Some(Event::PasswordChecked(login)));
             }
             Action::OpenPassive => {
                 let opened = PassiveListener::open(
@@ -285,11 +292,10 @@ impl Driver {
                     self.passive = Some(listener);
                     port
                 });
-                self.session
-                    .handle(Event::PassiveOpened(opened), Now::system());
+                return Ok(Some(Event::PassiveOpened(opened)));
             }
             Action::ClosePassive => self.passive = None,
-            Action::StartTls => self.start_tls()?,
+            Action::StartTls => return self.start_tls().map(Some),
             Action::StartTransfer(transfer) => {
                 let listener = self.passive.take();
                 let tls = self.tls.clone();
@@ -303,8 +309,7 @@ impl Driver {
                     Ok(running) => self.transfer = Some(running),
                     Err(e) => {
                         let outcome = Outcome::failed(TransferError::Network(e));
-                        self.session
-                            .handle(Event::TransferDone(outcome), Now::system());
+                        return Ok(Some(Event::TransferDone(outcome)));
                     }
                 }
             }
@@ -318,13 +323,34 @@ impl Driver {
                 let _ = self.reader.get_ref().tcp().shutdown(Shutdown::Both);
             }
         }
+        Ok(None)
+    }
+
+    /// A reply produced as it is written (STAT with a path).
+    #[inline(never)]
+    fn reply_listing(&mut self, reply: ListingReply) -> io::Result<()> {
+        let first = format!("{}-{}", reply.code, reply.first);
+        // A small buffer: a client that does not read holds up 16 KiB here
+        // until the write times out (--stall-timeout).
+        let mut out = BufWriter::with_capacity(16 * 1024, self.reader.get_mut());
+        let lines = reply.write_to(&mut out, SystemTime::now())?;
+        drop(out);
+        self.shared.log.dialogue(
+            self.peer,
+            self.session.user(),
+            "<-",
+            &format!("{first} ({lines} lines)"),
+        );
         Ok(())
     }
 
     /// AUTH TLS was answered 234: the handshake, on the same socket. A
     /// failed handshake ends the session (the client is mid-handshake and
     /// cannot go back to clear text).
-    fn start_tls(&mut self) -> io::Result<()> {
+    // Not inlined: a TLS connection is large, and a large frame in the
+    // idle path would be touched (stack probes) by every idle session.
+    #[inline(never)]
+    fn start_tls(&mut self) -> io::Result<Event> {
         let Some(server_tls) = &self.shared.tls else {
             return Err(io::Error::other("AUTH TLS accepted without a certificate"));
         };
@@ -335,17 +361,17 @@ impl Driver {
         let stream = tls
             .accept_control(tcp, self.shared.stall_timeout)
             .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake failed: {e}")))?;
-        let info = stream.tls_info();
+        let info = stream
+            .tls_info()
+            .ok_or_else(|| io::Error::other("TLS handshake incomplete"))?;
         *self.reader.get_mut() = stream;
         self.tls = Some(tls);
-        if let Some(info) = info {
-            self.session.handle(Event::TlsStarted(info), Now::system());
-        }
-        Ok(())
+        Ok(Event::TlsStarted(info))
     }
 
     /// Checks a password unless the address is banned, and counts a
     /// failure towards the address's ban.
+    #[inline(never)]
     fn check_password(&self, user: &str, password: &str) -> Login {
         let defender = &self.shared.defender;
         let ip = self.peer.ip();

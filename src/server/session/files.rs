@@ -168,7 +168,7 @@ impl Session {
             })
         });
         match listed {
-            Ok(reply) => self.act(Action::ReplyListing(reply)),
+            Ok(reply) => self.act(Action::ReplyListing(Box::new(reply))),
             Err(e) => self.fail(e),
         }
     }

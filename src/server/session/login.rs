@@ -75,10 +75,10 @@ impl Session {
         self.state = State::AwaitUser;
         self.failures += 1;
         let text = format!("login refused ({} of {MAX_LOGIN_FAILURES})", self.failures);
-        self.act(Action::Log(super::LogEntry::Event {
+        self.act(Action::Log(Box::new(super::LogEntry::Event {
             user: Some(user),
             text,
-        }));
+        })));
         self.reply(
             ReplyCode::NOT_LOGGED_IN,
             "login incorrect: wrong user name or password",

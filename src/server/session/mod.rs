@@ -137,15 +137,18 @@ pub enum LogEntry {
     },
 }
 
-/// What the session wants done, in order.
+/// What the session wants done, in order. Large payloads are boxed: every
+/// session keeps a queue of actions, and every idle session's thread
+/// touches the stack its handling takes, so a small `Action` keeps an idle
+/// session small.
 #[derive(Debug)]
 pub enum Action {
     /// Send this reply on the control connection.
     Reply(Reply),
     /// Send this reply, produced line by line as it is written.
-    ReplyListing(ListingReply),
+    ReplyListing(Box<ListingReply>),
     /// Write this to the server log.
-    Log(LogEntry),
+    Log(Box<LogEntry>),
     /// Wait this long before going on (slows password guessing).
     Pause(Duration),
     /// Check a password (argon2: seconds of CPU and megabytes of memory,
@@ -161,7 +164,7 @@ pub enum Action {
     ClosePassive,
     /// Make the data connection and move the data; answer with
     /// [`Event::TransferDone`].
-    StartTransfer(Transfer),
+    StartTransfer(Box<Transfer>),
     /// Cut the running transfer (ABOR, or the client left).
     AbortTransfer,
     /// Close the control connection.
@@ -547,7 +550,7 @@ impl Session {
 
     fn log(&mut self, text: String) {
         let user = self.user().map(str::to_string);
-        self.act(Action::Log(LogEntry::Event { user, text }));
+        self.act(Action::Log(Box::new(LogEntry::Event { user, text })));
     }
 
     fn close(&mut self) {

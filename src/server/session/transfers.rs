@@ -178,12 +178,12 @@ impl Session {
             note: prepared.note,
             abors: 0,
         });
-        self.act(Action::StartTransfer(Transfer {
+        self.act(Action::StartTransfer(Box::new(Transfer {
             plan,
             job: prepared.job,
             ascii: self.transfer_type == TransferType::Ascii,
             protect: self.tls.protects_data(),
-        }));
+        })));
     }
 
     pub(super) fn retr(&mut self, path: &str, rest: u64) {
@@ -335,14 +335,14 @@ impl Session {
         };
         let aborted = reply.code() == ReplyCode::TRANSFER_ABORTED;
         let user = self.user().map(str::to_string);
-        self.act(Action::Log(LogEntry::Transfer {
+        self.act(Action::Log(Box::new(LogEntry::Transfer {
             user,
             direction: running.direction,
             path,
             bytes,
             elapsed: outcome.elapsed,
             result: result_text,
-        }));
+        })));
         self.send(reply);
         // One reply per ABOR: the first says what became of the transfer,
         // any further one that there is nothing left to abort.
