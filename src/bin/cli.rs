@@ -1,7 +1,13 @@
 //! `cli [OPTIONS] [HOST] [PORT]`: an FTP client with an `ftp>` prompt.
 //!
+//! HOST may be a URL: `ftp://HOST[:PORT]/`, or `ftps://HOST[:PORT]/` for
+//! implicit TLS. `--tls` protects a session with AUTH TLS (RFC 4217),
+//! `--implicit-tls` with TLS from the first byte (port 990 by default); the
+//! server's certificate is checked against the system trust store, or
+//! `--ca-file`, or not at all with `--insecure`.
+//!
 //! Exit status: 0 when every command succeeded, 1 when a command (or the
-//! connection or login) failed, 2 for a wrong command line.
+//! connection, TLS or login) failed, 2 for a wrong command line.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal};
@@ -11,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use ftp::client::shell::{split_commands, Settings, Shell};
-use ftp::client::Client;
+use ftp::client::shell::{connect, split_commands, Settings, Shell};
+use ftp::client::{TlsMode, Trust};
 
 /// An FTP client: get, put, ls and the rest at the ftp> prompt, or in
 /// batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at the
@@ -21,12 +27,12 @@ use ftp::client::Client;
 #[derive(Debug, Parser)]
 #[command(name = "cli", version)]
 struct Args {
-    /// Server name (resolved by DNS) or address; without it, use `open`.
+    /// Server name (resolved by DNS) or address, or ftp://HOST[:PORT]/,
+    /// or ftps://HOST[:PORT]/ (implicit TLS); without it, use `open`.
     host: Option<String>,
 
-    /// Server control port.
-    #[arg(default_value_t = 21)]
-    port: u16,
+    /// Server control port [default: 21; 990 with --implicit-tls or ftps://].
+    port: Option<u16>,
 
     /// User name [default: anonymous].
     #[arg(short, long)]
@@ -66,6 +72,28 @@ struct Args {
     /// Show the control dialogue on stderr.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Protect the session with TLS (FTPS, RFC 4217): AUTH TLS after the
+    /// greeting, then PBSZ 0 and PROT P, so that the password, commands
+    /// and files are encrypted. Fails, sending no password, if the server
+    /// refuses.
+    #[arg(long, conflicts_with = "implicit_tls")]
+    tls: bool,
+
+    /// TLS from the first byte, before the greeting (implicit FTPS, the
+    /// ftps:// convention), on port 990 unless PORT is given.
+    #[arg(long)]
+    implicit_tls: bool,
+
+    /// Trust the CA certificates in FILE (PEM) instead of the system's
+    /// when checking the server's certificate.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca_file: Option<PathBuf>,
+
+    /// Do not check the server's certificate (TLS still encrypts, but
+    /// anyone on the path can pose as the server). For trials only.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn main() {
@@ -105,28 +133,41 @@ fn run(args: Args) -> i32 {
             return 1;
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         user,
         password,
-        timeout,
         verbose: args.verbose,
-        ascii: false,
         passive: !args.active,
+        tls_mode: if args.implicit_tls {
+            TlsMode::Implicit
+        } else if args.tls {
+            TlsMode::Explicit
+        } else {
+            TlsMode::Plain
+        },
+        trust: match (&args.ca_file, args.insecure) {
+            (Some(file), _) => Trust::CaFile(file.clone()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::System,
+        },
+        ..Settings::new(timeout)
     };
 
     let client = match &args.host {
         None => None,
         Some(host) => {
-            let mut client = match Client::connect(host, args.port, timeout) {
+            let mut client = match connect(&mut settings, host, args.port) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return 1;
                 }
             };
-            client.verbose = args.verbose;
             if !batch {
                 eprintln!("Connected to {}: {}", client.peer(), client.greeting.text());
+                if let Some(tls) = client.tls_info() {
+                    eprintln!("TLS: {}, {}", tls.version, tls.cipher_suite);
+                }
             }
             if let Err(e) = client.login(&settings.user, &settings.password) {
                 eprintln!("error: login as {}: {e}", settings.user);

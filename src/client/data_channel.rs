@@ -8,6 +8,17 @@
 //! server that would point the client at a third host and works behind NAT.
 //! Active mode: EPRT (RFC 2428 §2), then PORT; the listener accepts only
 //! the server's address.
+//!
+//! Under PROT P (RFC 4217 §9) each data connection is a TLS client, whoever
+//! connected to whom, with the control connection's configuration, so it
+//! resumes that session: servers refuse data connections that do not (a
+//! thief racing to the passive port has no session to resume). The
+//! handshake runs once the server has answered the transfer command with
+//! 1yz, since servers accept the TLS connection only then, and before any
+//! byte of data.
+//!
+//! ABOR on TLS goes as an ordinary command: the Telnet Synch's urgent byte
+//! would land in the middle of the TLS records and break them.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -22,7 +33,7 @@ use crate::transport::Stream;
 
 /// A data connection being set up.
 enum Pending {
-    Passive(Stream),
+    Passive(TcpStream),
     Active(PassiveListener),
 }
 
@@ -37,7 +48,7 @@ impl Client {
                     reason: connect_reason(&e),
                 }
             })?;
-            Ok(Pending::Passive(Stream::Plain(data)))
+            Ok(Pending::Passive(data))
         } else {
             self.active_listener().map(Pending::Active)
         }
@@ -121,10 +132,10 @@ impl Client {
                 reply,
             });
         }
-        let data = match pending {
+        let tcp = match pending {
             Pending::Passive(data) => data,
             Pending::Active(listener) => match listener.accept(self.timeout) {
-                Ok(data) => Stream::Plain(data),
+                Ok(data) => data,
                 Err(e) => {
                     // The server will answer the failed transfer (425 or
                     // so): read it, or the next command gets it instead.
@@ -133,7 +144,25 @@ impl Client {
                 }
             },
         };
-        Ok(data)
+        let tls = match (&self.tls, self.data_protected) {
+            (Some(tls), true) => tls.clone(),
+            _ => return Ok(Stream::Plain(tcp)),
+        };
+        match tls.connect(tcp, self.timeout) {
+            Ok(data) => {
+                self.last_data_tls = data.tls_info();
+                Ok(data)
+            }
+            Err(e) => {
+                // The server still waits for a data connection: ABOR, so
+                // its replies do not answer the next command.
+                let _ = self.abort_transfer();
+                Err(ClientError::Tls {
+                    target: format!("the data connection of {}", command.verb()),
+                    reason: e.reason,
+                })
+            }
+        }
     }
 
     /// Reads the reply that ends a transfer; it must be 2yz.
@@ -152,10 +181,20 @@ impl Client {
     /// then ABOR; reads the transfer's reply and ABOR's.
     pub(super) fn abort(&mut self, data: Stream) -> Result<()> {
         drop(data);
+        self.abort_transfer()
+    }
+
+    /// ABOR, once the data connection is gone; reads the transfer's reply
+    /// and ABOR's.
+    fn abort_transfer(&mut self) -> Result<()> {
         // IAC IP, then IAC DM sent as urgent data: servers such as vsftpd
-        // only notice a command during a transfer through SIGURG.
-        let _ = self.control.get_mut().write_all(&[0xff, 0xf4, 0xff]);
-        let _ = socket2::SockRef::from(self.control.get_ref().tcp()).send_out_of_band(&[0xf2]);
+        // only notice a command during a transfer through SIGURG. On TLS
+        // the urgent byte would corrupt the records (and servers read TLS
+        // control connections while a transfer runs anyway): ABOR alone.
+        if !self.control.get_ref().is_tls() {
+            let _ = self.control.get_mut().write_all(&[0xff, 0xf4, 0xff]);
+            let _ = socket2::SockRef::from(self.control.get_ref().tcp()).send_out_of_band(&[0xf2]);
+        }
         self.write_line("ABOR", b"ABOR\r\n")?;
         let first = self.read_reply("waiting for the reply to ABOR")?;
         // 426 (transfer aborted) is followed by ABOR's own 226; a transfer

@@ -1,5 +1,6 @@
 //! Logging in: USER, then PASS when the server asks for it (RFC 959
-//! §4.1.1, with the reply sequences of §5.4).
+//! §4.1.1, with the reply sequences of §5.4); on TLS, then PBSZ 0 and
+//! PROT P (RFC 4217 §8, §9).
 //!
 //! Logging in again on an open session goes through REIN first; the shell's
 //! `user` command sends it with [`Client::quote`], which also forgets the
@@ -23,6 +24,11 @@ impl Client {
                     reply.text()
                 )));
             }
+        }
+        // On TLS, data connections are protected too (RFC 4217 §9): after
+        // login, as some servers take PBSZ and PROT only then.
+        if self.tls.is_some() {
+            self.protect_data()?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::copy::{self, Watch};
 use super::{Client, ClientError, Result};
@@ -76,7 +77,9 @@ impl Client {
                 // Read the final reply even after a local failure, so the
                 // session stays in step.
                 let finished = self.finish_transfer(&command);
-                let n = copied.map_err(ClientError::io(format!("receiving {remote}")))?;
+                let n = copied
+                    .map_err(cut_short)
+                    .map_err(ClientError::io(format!("receiving {remote}")))?;
                 finished?;
                 Ok(n)
             }
@@ -144,8 +147,14 @@ impl Client {
             self.abort(data)?;
             return Err(ClientError::Interrupted(format!("put {remote}")));
         }
-        // The close of the data connection is the end of the file.
+        // The close of the data connection is the end of the file. What
+        // is still buffered (TLS encrypts into a buffer of its own) goes
+        // out under the session's timeout, not the copy loop's short one.
+        let _ = data.set_timeouts(Some(self.timeout));
         let closed = data.finish();
+        if closed.is_ok() {
+            drain(&mut data);
+        }
         drop(data);
         let finished = self.finish_transfer(&command);
         let n = copied.map_err(ClientError::io(format!("sending {remote}")))?;
@@ -179,7 +188,9 @@ impl Client {
         }
         drop(data);
         let finished = self.finish_transfer(&command);
-        copied.map_err(ClientError::io("receiving the listing"))?;
+        copied
+            .map_err(cut_short)
+            .map_err(ClientError::io("receiving the listing"))?;
         finished?;
         Ok(String::from_utf8_lossy(&bytes).replace("\r\n", "\n"))
     }
@@ -306,6 +317,44 @@ impl Client {
                 self.store_file(&mut file, remote, StoreMode::Append, progress)
             }
             other => other,
+        }
+    }
+}
+
+/// A protected data connection that ended without the server's
+/// close_notify: in words, since only the close_notify tells the end of
+/// the file from a connection cut by someone on the path.
+fn cut_short(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return io::Error::new(
+            e.kind(),
+            "the data connection ended without TLS's close_notify: the data may be cut short",
+        );
+    }
+    e
+}
+
+/// How long an upload's data connection is read, after our close_notify,
+/// for the server's close: a few round trips, and the server's final reply
+/// comes on the control connection whatever happens here.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// After an upload on TLS, reads what the server still sends until it
+/// closes: its close_notify, and TLS 1.3 session tickets, which the next
+/// data connections need to resume. Closing with unread bytes would also
+/// make the kernel answer with a reset, which can destroy the end of the
+/// upload before the server read it.
+fn drain(data: &mut Stream) {
+    if !data.is_tls() {
+        return;
+    }
+    let _ = data.tcp().set_read_timeout(Some(DRAIN_TIMEOUT));
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match data.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }

@@ -782,3 +782,134 @@ pub fn assert_same_tree(actual: &Path, expected: &Path) {
         }
     }
 }
+
+impl Server {
+    /// Like [`Server::start_with`] for a server given `--implicit-tls-port
+    /// PORT` among `args` (0 picks a free port): also reads serv's second
+    /// stdout line, `listening (implicit TLS) on ADDR:PORT`, and returns
+    /// that address beside the server.
+    pub fn start_implicit_tls(args: &[&str]) -> (Server, SocketAddr) {
+        let dir = tempfile::tempdir().expect("creating the server's directory");
+        let root = dir.path().join("root");
+        fs::create_dir(&root).expect("creating the server root");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serv"))
+            .arg("--root")
+            .arg(&root)
+            .args(["--bind", "127.0.0.1"])
+            .args(args)
+            .arg("0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting serv");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr = child.stderr.take().expect("serv stderr");
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match stderr.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        // The first two stdout lines, read on a thread so that they can
+        // time out; the thread then drains stdout until the server exits.
+        let stdout = child.stdout.take().expect("serv stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut lines = Vec::new();
+            for _ in 0..2 {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 => lines.push(line.trim_end().to_string()),
+                    _ => break,
+                }
+            }
+            let _ = tx.send(lines);
+            let _ = io::copy(&mut reader, &mut io::sink());
+        });
+        let lines = rx.recv_timeout(STARTUP_TIMEOUT).unwrap_or_default();
+        let parse = |line: Option<&String>, prefix: &str| -> Option<SocketAddr> {
+            line?.strip_prefix(prefix)?.parse().ok()
+        };
+        let plain = parse(lines.first(), "listening on ");
+        let implicit = parse(lines.get(1), "listening (implicit TLS) on ");
+        let (Some(plain), Some(implicit)) = (plain, implicit) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serv's stdout did not start with `listening on ADDR:PORT` then \
+                 `listening (implicit TLS) on ADDR:PORT`: {lines:?}; log:\n{}",
+                String::from_utf8_lossy(&log.lock().unwrap())
+            );
+        };
+        assert_ne!(plain.port(), 0, "serv reports the real port, not 0");
+        assert_ne!(
+            implicit.port(),
+            0,
+            "serv reports the real implicit port, not 0"
+        );
+        assert_ne!(plain.port(), implicit.port(), "two listeners, two ports");
+        let server = Server {
+            child,
+            ip: plain.ip(),
+            port: plain.port(),
+            dir,
+            root,
+            log,
+        };
+        (server, implicit)
+    }
+}
+
+/// A test certificate authority and a server certificate it signed, as PEM
+/// files in a directory: for TLS servers whose certificate a client checks.
+pub struct TestPki {
+    /// The CA's certificate (what a client trusts: `--ca-file`).
+    pub ca: PathBuf,
+    /// The server's certificate, then the CA's (a chain).
+    pub cert: PathBuf,
+    /// The server's private key (PKCS #8).
+    pub key: PathBuf,
+}
+
+/// Makes a CA named `ca_name` and a server certificate for `names` (DNS
+/// names or IP addresses) signed by it, written under `dir`.
+pub fn test_pki(dir: &Path, ca_name: &str, names: &[&str]) -> TestPki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("generating the CA's key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("self-signing the CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let key = KeyPair::generate().expect("generating the server's key");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).expect("server certificate names");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "test server");
+    let cert = params
+        .signed_by(&key, &issuer)
+        .expect("signing the server's certificate");
+
+    let pki = TestPki {
+        ca: dir.join(format!("{ca_name}.pem")),
+        cert: dir.join(format!("{ca_name}-server.pem")),
+        key: dir.join(format!("{ca_name}-server.key")),
+    };
+    fs::write(&pki.ca, ca_cert.pem()).unwrap();
+    fs::write(&pki.cert, format!("{}{}", cert.pem(), ca_cert.pem())).unwrap();
+    fs::write(&pki.key, key.serialize_pem()).unwrap();
+    pki
+}

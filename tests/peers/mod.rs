@@ -338,3 +338,178 @@ impl Drop for Peer {
         kill_group(&mut self.child);
     }
 }
+
+/// vsftpd's configuration for explicit TLS with a certificate: anonymous
+/// sessions must use it for the login and for data, and data connections
+/// must resume the control connection's session (`require_ssl_reuse`).
+fn vsftpd_tls_conf(cert: &Path, key: &Path) -> String {
+    format!(
+        "ssl_enable=YES\n\
+         allow_anon_ssl=YES\n\
+         force_anon_logins_ssl=YES\n\
+         force_anon_data_ssl=YES\n\
+         require_ssl_reuse=YES\n\
+         rsa_cert_file={}\n\
+         rsa_private_key_file={}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
+impl Peer {
+    /// Like [`Peer::vsftpd`], with explicit TLS required for anonymous
+    /// logins and data (`ssl_enable=YES`, `require_ssl_reuse=YES`), serving
+    /// the certificate chain `cert` and its key `key` (PEM).
+    pub fn vsftpd_tls(cert: &Path, key: &Path) -> Peer {
+        let dir = tempfile::tempdir().expect("creating vsftpd's directory");
+        let root = dir.path().join("root");
+        let work = root.join("pub");
+        let empty = dir.path().join("empty");
+        fs::create_dir_all(&work).unwrap();
+        fs::create_dir(&empty).unwrap();
+        chown("ftp", &work);
+        set_mode(&work, 0o755);
+        set_mode(&root, 0o555);
+        set_mode(&empty, 0o755);
+        let log = dir.path().join("vsftpd.log");
+        let out = dir.path().join("vsftpd.out");
+        let conf = dir.path().join("vsftpd.conf");
+
+        let mut last_output = String::new();
+        for _attempt in 0..10 {
+            let port = free_port();
+            let text = format!(
+                "listen=YES\n\
+                 listen_ipv6=NO\n\
+                 listen_address=127.0.0.1\n\
+                 listen_port={port}\n\
+                 background=NO\n\
+                 seccomp_sandbox=NO\n\
+                 anonymous_enable=YES\n\
+                 anon_root={root}\n\
+                 write_enable=YES\n\
+                 anon_upload_enable=YES\n\
+                 anon_mkdir_write_enable=YES\n\
+                 anon_other_write_enable=YES\n\
+                 anon_umask=022\n\
+                 no_anon_password=YES\n\
+                 secure_chroot_dir={empty}\n\
+                 pasv_enable=YES\n\
+                 port_enable=YES\n\
+                 connect_from_port_20=NO\n\
+                 local_enable=NO\n\
+                 xferlog_enable=NO\n\
+                 vsftpd_log_file={log}\n\
+                 dual_log_enable=NO\n\
+                 ftp_username=ftp\n\
+                 {tls}",
+                root = root.display(),
+                empty = empty.display(),
+                log = log.display(),
+                tls = vsftpd_tls_conf(cert, key),
+            );
+            fs::write(&conf, text).expect("writing vsftpd.conf");
+            set_mode(&conf, 0o600);
+            let output = fs::File::create(&out).expect("creating vsftpd's output file");
+            let mut cmd = Command::new("/usr/sbin/vsftpd");
+            cmd.arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(output.try_clone().unwrap())
+                .stderr(output)
+                .process_group(0);
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting /usr/sbin/vsftpd: {e}"));
+            if wait_for_greeting(&mut child, port, "vsFTPd", PEER_STARTUP) {
+                return Peer {
+                    kind: Kind::Vsftpd,
+                    child,
+                    port,
+                    dir,
+                    work,
+                    remote_work: "/pub",
+                    log: out,
+                };
+            }
+            kill_group(&mut child);
+            last_output = fs::read_to_string(&out).unwrap_or_default();
+        }
+        panic!("vsftpd (TLS) did not come up on a free port; its output:\n{last_output}");
+    }
+
+    /// pyftpdlib's `TLS_FTPHandler` (pyOpenSSL) with TLS required on the
+    /// control and data connections, serving the certificate chain `cert`
+    /// and its key `key` (PEM); an anonymous user may do everything.
+    pub fn pyftpdlib_tls(cert: &Path, key: &Path) -> Peer {
+        const SCRIPT: &str = r#"
+import logging, sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import TLS_FTPHandler
+from pyftpdlib.servers import FTPServer
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+authorizer = DummyAuthorizer()
+authorizer.add_anonymous(sys.argv[1], perm="elradfmwMT")
+class Handler(TLS_FTPHandler):
+    certfile = sys.argv[2]
+    keyfile = sys.argv[3]
+    tls_control_required = True
+    tls_data_required = True
+Handler.authorizer = authorizer
+server = FTPServer(("127.0.0.1", 0), Handler)
+print(server.address[1], flush=True)
+server.serve_forever()
+"#;
+        let dir = tempfile::tempdir().expect("creating pyftpdlib's directory");
+        let work = dir.path().join("root");
+        fs::create_dir(&work).unwrap();
+        let log = dir.path().join("pyftpdlib.log");
+        let err = fs::File::create(&log).expect("creating pyftpdlib's log");
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(&work)
+            .arg(cert)
+            .arg(key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting python3 -c (pyftpdlib TLS): {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = tx.send(reader.read_line(&mut line).map(|_| line));
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let port = match rx.recv_timeout(PEER_STARTUP) {
+            Ok(Ok(line)) => line.trim().parse::<u16>().ok(),
+            _ => None,
+        };
+        let Some(port) = port else {
+            kill_group(&mut child);
+            panic!(
+                "pyftpdlib (TLS) printed no port within {PEER_STARTUP:?}; its log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        if !wait_for_greeting(&mut child, port, "pyftpdlib", PEER_STARTUP) {
+            kill_group(&mut child);
+            panic!(
+                "pyftpdlib (TLS) on port {port} did not greet; its log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        Peer {
+            kind: Kind::Pyftpdlib,
+            child,
+            port,
+            dir,
+            work,
+            remote_work: "/",
+            log,
+        }
+    }
+}

@@ -73,10 +73,10 @@ pub const COMMANDS: &[Spec] = &[
     spec!("binary", ["image"], "binary", "transfer files byte for byte (TYPE I, the default)", 0, 0, false, None, binary),
     spec!("passive", [], "passive", "passive data connections (EPSV, then PASV; the default)", 0, 0, false, None, passive),
     spec!("active", [], "active", "active data connections (EPRT, then PORT)", 0, 0, false, None, active),
-    spec!("open", [], "open HOST [PORT]", "connect and log in (as with the command line's user)", 1, 2, false, None, open),
+    spec!("open", [], "open HOST [PORT]", "connect and log in (as the command line's user, with its TLS); HOST may be ftp://HOST[:PORT]/ or ftps://HOST[:PORT]/ (implicit TLS, port 990)", 1, 2, false, None, open),
     spec!("close", ["disconnect"], "close", "log out and close the connection, stay in the shell", 0, 0, true, None, close),
     spec!("user", [], "user NAME [PASSWORD]", "log in again as NAME", 1, 2, true, None, user),
-    spec!("status", [], "status", "show the connection and settings", 0, 0, false, None, status),
+    spec!("status", [], "status", "show the connection, its TLS (version, cipher suite, data protection) and settings", 0, 0, false, None, status),
     spec!("quote", ["literal"], "quote LINE...", "send a raw command and print the reply", 1, ANY, true, None, quote),
     spec!("verbose", [], "verbose [on|off]", "show the control dialogue (toggles without argument)", 0, 1, false, None, verbose),
     spec!("help", ["?"], "help [COMMAND]", "show the commands, or how to use one", 0, 1, false, None, show_help),
@@ -138,6 +138,7 @@ pub fn help(command: Option<&str>) -> Result<String, ShellError> {
                 "Names with spaces: quote them (\"my file\") or escape the spaces (my\\ file).\n",
             );
             text.push_str("In batch mode a command written as -COMMAND may fail without stopping the batch.\n");
+            text.push_str("TLS (FTPS): start cli with --tls (AUTH TLS) or --implicit-tls, or open ftps://HOST/;\n`status` shows the TLS version, cipher suite and whether data connections are protected.\n");
             Ok(text)
         }
         Some(name) => {

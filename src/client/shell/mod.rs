@@ -30,6 +30,7 @@ mod transfers;
 
 pub use commands::{help, lookup, nearest, Arg, Spec, COMMANDS};
 pub use input::split_commands;
+pub use session::connect;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +39,7 @@ use std::time::Duration;
 
 use super::editor::NameCache;
 use super::words::split;
-use super::{Client, ClientError};
+use super::{Client, ClientError, TlsConfig, TlsMode, Trust};
 
 /// Why a shell command failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,40 @@ pub struct Settings {
     pub verbose: bool,
     pub ascii: bool,
     pub passive: bool,
+    /// TLS for a bare host or `ftp://` (`ftps://` is always implicit TLS).
+    pub tls_mode: TlsMode,
+    /// Whom to trust for servers' certificates.
+    pub trust: Trust,
+    /// The TLS configuration made from `trust`, once TLS is first used.
+    pub tls: Option<TlsConfig>,
+}
+
+impl Settings {
+    /// Plain FTP as anonymous, binary, passive.
+    pub fn new(timeout: Duration) -> Settings {
+        Settings {
+            user: "anonymous".into(),
+            password: "anonymous@".into(),
+            timeout,
+            verbose: false,
+            ascii: false,
+            passive: true,
+            tls_mode: TlsMode::Plain,
+            trust: Trust::System,
+            tls: None,
+        }
+    }
+
+    /// The TLS configuration, made on first use (reading the trust store,
+    /// and warning once about `--insecure`).
+    pub fn tls_config(&mut self) -> Result<TlsConfig, ShellError> {
+        if let Some(config) = &self.tls {
+            return Ok(config.clone());
+        }
+        let config = TlsConfig::new(&self.trust).map_err(|e| ShellError::Local(e.to_string()))?;
+        self.tls = Some(config.clone());
+        Ok(config)
+    }
 }
 
 /// The shell: a client (or none, after `close`) and where results go.
@@ -161,14 +196,7 @@ mod tests {
     use super::*;
 
     fn offline_shell() -> Shell<Vec<u8>> {
-        let settings = Settings {
-            user: "anonymous".into(),
-            password: String::new(),
-            timeout: Duration::from_secs(5),
-            verbose: false,
-            ascii: false,
-            passive: true,
-        };
+        let settings = Settings::new(Duration::from_secs(5));
         Shell::new(None, settings, Vec::new(), Arc::default())
     }
 

@@ -1,29 +1,62 @@
 //! Session commands: open, close, user (RFC 959 §4.1.1: REIN, then USER
-//! and PASS), quote (any raw command line) and quit.
+//! and PASS), quote (any raw command line) and quit; and [`connect`], the
+//! way both `open` and the command line reach a server.
 //!
 //! A password typed for `user` at a terminal is read without echo; in a
 //! batch it must be on the line, since there is no one to ask.
 
 use std::io::{self, IsTerminal, Write};
 
-use super::{Next, Shell, ShellError};
-use crate::client::{Client, ClientError};
+use super::{Next, Settings, Shell, ShellError};
+use crate::client::{Client, ClientError, Target, TlsMode};
+
+/// Connects to `host` (`HOST`, `ftp://HOST[:PORT]/` or
+/// `ftps://HOST[:PORT]/`) on `port`, else the URL's port, else the usual
+/// one (990 for implicit TLS, 21 otherwise), protected as the URL and the
+/// settings say; the greeting is read (and AUTH TLS done), not the login.
+pub fn connect(
+    settings: &mut Settings,
+    host: &str,
+    port: Option<u16>,
+) -> Result<Client, ShellError> {
+    let target = Target::parse(host).map_err(ShellError::Usage)?;
+    let port = match (port, target.port) {
+        (Some(_), Some(_)) => {
+            return Err(ShellError::Usage(format!(
+                "{host} names a port already; give no PORT"
+            )))
+        }
+        (Some(p), None) | (None, Some(p)) => p,
+        (None, None) => target.mode(settings.tls_mode).default_port(),
+    };
+    let mode = target.mode(settings.tls_mode);
+    let security = match mode {
+        TlsMode::Plain => crate::client::Security::Plain,
+        mode => mode.with(settings.tls_config()?),
+    };
+    let mut client = Client::connect_with(&target.host, port, settings.timeout, &security)?;
+    client.verbose = settings.verbose;
+    Ok(client)
+}
 
 impl<W: Write + ?Sized> Shell<W> {
     pub(super) fn open(&mut self, args: &[String]) -> Result<Next, ShellError> {
         let port = match args.get(1).map(String::as_str) {
-            Some(p) => p
-                .parse()
-                .map_err(|_| ShellError::Usage(format!("open: {p:?} is not a port number")))?,
-            None => 21,
+            Some(p) => Some(
+                p.parse()
+                    .map_err(|_| ShellError::Usage(format!("open: {p:?} is not a port number")))?,
+            ),
+            None => None,
         };
         if let Some(old) = self.client.take() {
             let _ = old.quit();
         }
-        let mut client = Client::connect(&args[0], port, self.settings.timeout)?;
-        client.verbose = self.settings.verbose;
+        let mut client = connect(&mut self.settings, &args[0], port)?;
         client.login(&self.settings.user, &self.settings.password)?;
         eprintln!("connected to {}: {}", client.peer(), client.greeting.text());
+        if let Some(tls) = client.tls_info() {
+            eprintln!("TLS: {}, {}", tls.version, tls.cipher_suite);
+        }
         self.adopt(client);
         Ok(Next::Continue)
     }
