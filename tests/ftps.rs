@@ -1356,3 +1356,23 @@ mod lftp {
         assert!(out.stderr.contains("erif"), "{out}");
     }
 }
+
+/// The STARTTLS injection (CVE-2011-0411): a man in the middle appends a
+/// command to the client's `AUTH TLS` in the same segment; the server must
+/// not run it as though it came under TLS. It answers 234 and closes.
+#[test]
+fn commands_sent_in_clear_after_auth_tls_are_not_run() {
+    let server = Server::start_with(&["--tls-self-signed"]);
+    let mut c = server.connect();
+    c.expect_greeting();
+    c.send_raw(b"AUTH TLS\r\nUSER anonymous\r\n");
+    let r = c.read_reply();
+    assert_eq!(r.code, 234, "{r:?}");
+    // No 331, no TLS: the connection is closed instead.
+    c.expect_closed();
+    assert!(
+        server.wait_for_log("bytes in clear after AUTH TLS", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+}

@@ -76,6 +76,11 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    /// True when nothing read is left: no buffered bytes and no partial line.
+    pub fn is_drained(&self) -> bool {
+        self.start >= self.end && !self.decoder.is_mid_line()
+    }
+
     /// True when bytes of a next line are already buffered (a client that
     /// pipelined commands).
     pub fn has_buffered(&self) -> bool {

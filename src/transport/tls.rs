@@ -32,7 +32,7 @@ use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -313,7 +313,9 @@ pub struct SessionTls {
     data: Arc<ServerConfig>,
 }
 
-/// Runs a server handshake on `tcp` to its end within `timeout`.
+/// Runs a server handshake on `tcp` to its end within `timeout`, for the
+/// whole handshake: a peer that trickles a byte now and then is cut at the
+/// deadline, not kept for a timeout per read.
 fn handshake(
     config: &Arc<ServerConfig>,
     mut tcp: TcpStream,
@@ -321,9 +323,17 @@ fn handshake(
 ) -> io::Result<StreamOwned<ServerConnection, TcpStream>> {
     let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     let (read, write) = (tcp.read_timeout()?, tcp.write_timeout()?);
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))?;
+    let deadline = Instant::now() + timeout;
     while conn.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the TLS handshake took longer than {} s", timeout.as_secs()),
+            ));
+        }
+        tcp.set_read_timeout(Some(left))?;
+        tcp.set_write_timeout(Some(left))?;
         conn.complete_io(&mut tcp)?;
     }
     while conn.wants_write() {

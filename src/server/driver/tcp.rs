@@ -354,6 +354,17 @@ impl Driver {
         let Some(server_tls) = &self.shared.tls else {
             return Err(io::Error::other("AUTH TLS accepted without a certificate"));
         };
+        // Bytes that came in clear after AUTH TLS would be taken as commands
+        // sent under TLS (the STARTTLS injection of CVE-2011-0411): a man
+        // in the middle appends them to the client's AUTH. Nothing may
+        // follow AUTH TLS before the handshake; a peer that sent anything
+        // is cut.
+        if !self.reader.is_drained() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bytes in clear after AUTH TLS (command injection?); closing",
+            ));
+        }
         let tls = server_tls.session();
         // A second descriptor of the socket for the TLS stream; the plain
         // stream it replaces is dropped, which closes only its own.
