@@ -351,7 +351,15 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
         "MLSD" => Mlsd(optional()),
         "MLST" => Mlst(optional()),
         "ABOR" => Abor,
-        "AUTH" => Auth(required("AUTH")?.trim().to_string()),
+        "AUTH" => {
+            // The mechanism name, without the blanks around it; blanks
+            // alone are no mechanism (and would not survive a round trip).
+            let mechanism = required("AUTH")?.trim().to_string();
+            if mechanism.is_empty() {
+                return Err(CommandError::MissingArgument("AUTH"));
+            }
+            Auth(mechanism)
+        }
         "PBSZ" => Pbsz(buffer_size(&required("PBSZ")?)?),
         "PROT" => Prot(
             match required("PROT")?.trim().to_ascii_uppercase().as_str() {
@@ -501,6 +509,12 @@ mod tests {
         // Found by the fuzzer: a second line end must not become an argument.
         assert_eq!(parse_command("USER \n\n"), Err(CommandError::Syntax));
         assert_eq!(parse_command("USER a\r\n\n"), Err(CommandError::Syntax));
+        // Found by the fuzzer: AUTH followed by blanks only is no mechanism.
+        assert_eq!(
+            parse_command("AUTH \t\t\t\n"),
+            Err(CommandError::MissingArgument("AUTH"))
+        );
+        assert_eq!(parse_command("auth  tls "), Ok(Command::Auth("tls".into())));
         assert_eq!(parse_command(" RETR x"), Err(CommandError::Syntax));
         assert_eq!(parse_command("\u{1}\u{2}"), Err(CommandError::Syntax));
         assert_eq!(
