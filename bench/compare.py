@@ -584,6 +584,30 @@ def wait_quiet(server, baseline, timeout=90):
     log("  note: %s still busier than at rest after %d s" % (server.name, timeout))
 
 
+def loopback_time_wait():
+    """TCP sockets in TIME_WAIT whose local address is 127.0.0.1."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        return sum(1 for line in f
+                   if line.split()[3] == "06" and line.split()[1].startswith("0100007F:"))
+
+
+def wait_time_wait(limit=500, timeout=90):
+    # The small-file and burst scenarios leave thousands of loopback sockets
+    # in TIME_WAIT for 60 s; with tens of thousands of them, later runs slow
+    # down several-fold (the kernel hunting for a free port). Let them drain
+    # before each run so that no run pays for the previous one.
+    n = loopback_time_wait()
+    if n < limit:
+        return
+    log("  waiting for %d TIME_WAIT sockets on 127.0.0.1 to drain below %d" % (n, limit))
+    start_t = time.time()
+    while n >= limit and time.time() - start_t < timeout:
+        time.sleep(1)
+        n = loopback_time_wait()
+    log("  %d TIME_WAIT sockets left after %.0f s" % (n, time.time() - start_t))
+
+
 def start(name, root, logs):
     server = STARTERS[name](root, logs)
     server.logs = logs
@@ -650,6 +674,7 @@ def run_rounds(ctx, servers, results):
                     # server: allocators keep what earlier scenarios freed,
                     # which would hide the cost of new sessions.
                     server = restart(servers, server.name, ctx)
+                wait_time_wait()
                 if server is not None:
                     baseline = ctx.baselines[server.name]
                     wait_quiet(server, baseline)
