@@ -31,6 +31,8 @@ pub struct Server {
     child: Child,
     ip: IpAddr,
     port: u16,
+    /// The implicit TLS listener, when `--implicit-tls-port` was given.
+    implicit: Option<SocketAddr>,
     /// `<tmp>/root`, served as `/`; `<tmp>` itself is outside the jail.
     dir: tempfile::TempDir,
     root: PathBuf,
@@ -114,19 +116,26 @@ impl Server {
             }
         });
 
-        // First stdout line, read on a thread so that it can time out; the
-        // thread then keeps draining stdout until the server exits.
+        // The first stdout line (and, with --implicit-tls-port, the second:
+        // `listening (implicit TLS) on ADDR:PORT`), read on a thread so that
+        // it can time out; the thread then keeps draining stdout until the
+        // server exits.
+        let implicit_tls = args.contains(&"--implicit-tls-port");
         let stdout = child.stdout.take().expect("serv stdout");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
             let first = reader.read_line(&mut line).map(|_| line);
-            let _ = tx.send(first);
+            let mut second = String::new();
+            if implicit_tls {
+                let _ = reader.read_line(&mut second);
+            }
+            let _ = tx.send(first.map(|first| (first, second)));
             let _ = io::copy(&mut reader, &mut io::sink());
         });
-        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) => line,
+        let (line, second) = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(Ok(lines)) => lines,
             Ok(Err(e)) => {
                 let _ = child.kill();
                 panic!("reading serv's first stdout line: {e}");
@@ -157,10 +166,33 @@ impl Server {
         };
         assert_eq!(addr.ip(), bind_ip, "serv listens where --bind said");
         assert_ne!(addr.port(), 0, "serv reports the real port, not 0");
+        let implicit = implicit_tls.then(|| {
+            let implicit: Option<SocketAddr> = second
+                .trim_end()
+                .strip_prefix("listening (implicit TLS) on ")
+                .and_then(|a| a.parse().ok());
+            let Some(implicit) = implicit else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serv's second stdout line is not `listening (implicit TLS) on ADDR:PORT`: \
+                     {second:?}; log:\n{}",
+                    String::from_utf8_lossy(&log.lock().unwrap())
+                );
+            };
+            assert_ne!(
+                implicit.port(),
+                0,
+                "serv reports the real implicit port, not 0"
+            );
+            assert_ne!(addr.port(), implicit.port(), "two listeners, two ports");
+            implicit
+        });
         Server {
             child,
             ip: addr.ip(),
             port: addr.port(),
+            implicit,
             dir,
             root,
             log,
@@ -789,79 +821,10 @@ impl Server {
     /// stdout line, `listening (implicit TLS) on ADDR:PORT`, and returns
     /// that address beside the server.
     pub fn start_implicit_tls(args: &[&str]) -> (Server, SocketAddr) {
-        let dir = tempfile::tempdir().expect("creating the server's directory");
-        let root = dir.path().join("root");
-        fs::create_dir(&root).expect("creating the server root");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_serv"))
-            .arg("--root")
-            .arg(&root)
-            .args(["--bind", "127.0.0.1"])
-            .args(args)
-            .arg("0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting serv");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut stderr = child.stderr.take().expect("serv stderr");
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match stderr.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                }
-            }
-        });
-        // The first two stdout lines, read on a thread so that they can
-        // time out; the thread then drains stdout until the server exits.
-        let stdout = child.stdout.take().expect("serv stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut lines = Vec::new();
-            for _ in 0..2 {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(n) if n > 0 => lines.push(line.trim_end().to_string()),
-                    _ => break,
-                }
-            }
-            let _ = tx.send(lines);
-            let _ = io::copy(&mut reader, &mut io::sink());
-        });
-        let lines = rx.recv_timeout(STARTUP_TIMEOUT).unwrap_or_default();
-        let parse = |line: Option<&String>, prefix: &str| -> Option<SocketAddr> {
-            line?.strip_prefix(prefix)?.parse().ok()
-        };
-        let plain = parse(lines.first(), "listening on ");
-        let implicit = parse(lines.get(1), "listening (implicit TLS) on ");
-        let (Some(plain), Some(implicit)) = (plain, implicit) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "serv's stdout did not start with `listening on ADDR:PORT` then \
-                 `listening (implicit TLS) on ADDR:PORT`: {lines:?}; log:\n{}",
-                String::from_utf8_lossy(&log.lock().unwrap())
-            );
-        };
-        assert_ne!(plain.port(), 0, "serv reports the real port, not 0");
-        assert_ne!(
-            implicit.port(),
-            0,
-            "serv reports the real implicit port, not 0"
-        );
-        assert_ne!(plain.port(), implicit.port(), "two listeners, two ports");
-        let server = Server {
-            child,
-            ip: plain.ip(),
-            port: plain.port(),
-            dir,
-            root,
-            log,
-        };
+        let server = Server::start_with(args);
+        let implicit = server
+            .implicit
+            .expect("start_implicit_tls needs --implicit-tls-port among its arguments");
         (server, implicit)
     }
 }
