@@ -22,6 +22,7 @@ mod path;
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use local::LocalDisk;
@@ -34,6 +35,8 @@ pub struct Features {
     pub read_at_offset: bool,
     /// STOR from an offset (REST + STOR) and APPE.
     pub resume_upload: bool,
+    /// Setting a file's modification time (MFMT).
+    pub set_modified: bool,
 }
 
 /// What kind of entry a path names.
@@ -191,6 +194,21 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Discards every upload still in progress (shutdown). Returns how many.
     fn abort_active_uploads(&self) -> usize;
+
+    /// Sets the modification time of the file `path` (MFMT). Back ends
+    /// that cannot say so in [`Features::set_modified`] and keep this
+    /// default.
+    fn set_modified(&self, path: &VirtualPath, time: SystemTime) -> Result<(), StorageError> {
+        let _ = time;
+        Err(StorageError::Unsupported(path.clone()))
+    }
+
+    /// The directory `home` as a back end of its own, whose `/` is `home`
+    /// and which reaches nothing outside it (a user's home). Back ends
+    /// without homes keep this default.
+    fn subtree(&self, home: &VirtualPath) -> Result<Arc<dyn Storage>, StorageError> {
+        Err(StorageError::Unsupported(home.clone()))
+    }
 }
 
 /// Why a storage operation failed, in terms a client can act on.

@@ -229,6 +229,7 @@ impl Storage for LocalDisk {
         Features {
             read_at_offset: true,
             resume_upload: true,
+            set_modified: false,
         }
     }
 

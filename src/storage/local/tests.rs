@@ -595,7 +595,8 @@ fn reads_start_at_their_offset() {
         disk.features(),
         Features {
             read_at_offset: true,
-            resume_upload: true
+            resume_upload: true,
+            set_modified: false,
         }
     );
 }
