@@ -3,7 +3,8 @@
 
     python3 bench/compare.py                 # the full run (1 GiB, 3 rounds)
     python3 bench/compare.py --quick         # 64 MiB, 100 sessions: a smoke test
-    python3 bench/compare.py --write-results # also rewrite bench/RESULTS.md
+    python3 bench/compare.py --write-results # also rewrite bench/RESULTS.md and
+                                             # draw bench/results.svg (--chart PATH)
     python3 bench/compare.py --no-build --release-dir ../wt-after/target/release \
         --baseline ../wt-base/target/release --servers serv,serv@base
                                              # one build of serv against another
@@ -62,6 +63,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chart import svg as draw_chart  # noqa: E402 - bench/ is not a package
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -1028,6 +1032,9 @@ def parse_args():
     ap.add_argument("--baseline", default=None, type=Path,
                     help="a directory with another build's serv: run it as a further "
                     "server, %s, next to serv" % BASE)
+    ap.add_argument("--chart", type=Path, default=None,
+                    help="also draw the medians as an SVG bar chart here "
+                         "(--write-results draws bench/results.svg)")
     ap.add_argument("--write-results", action="store_true",
                     help="rewrite the generated part of bench/RESULTS.md")
     ap.add_argument("--json-out", default=None, help="write every measurement here as JSON")
@@ -1115,6 +1122,23 @@ def main():
     if ctx.write_results:
         write_results(BENCH / "RESULTS.md", body)
         log("wrote %s" % (BENCH / "RESULTS.md"))
+    chart_path = ctx.chart or (BENCH / "results.svg" if ctx.write_results else None)
+    if chart_path:
+        Path(chart_path).write_text(chart(ctx, results))
+        log("wrote %s" % chart_path)
+
+
+def chart(ctx, results):
+    """The side-by-side medians as an SVG bar chart (bench/chart.py)."""
+    groups = []
+    for sc in scenarios(ctx):
+        columns = list(sc.columns) if sc.columns else (
+            ["raw"] if sc.servers == ("raw",) else list(ctx.shown))
+        bars = [(c, results.med(sc.key, c)) for c in columns if (sc.key, c) in results.rows]
+        if bars:
+            groups.append((sc.title, sc.unit, sc.higher, bars))
+    when = ctx.started.strftime("%Y-%m-%d %H:%M UTC")
+    return draw_chart(groups, "serv and its peers side by side, %d rounds, %s" % (ctx.rounds, when))
 
 
 if __name__ == "__main__":
