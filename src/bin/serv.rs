@@ -320,7 +320,7 @@ fn main() -> anyhow::Result<()> {
                             )
                         }
                         Some(Ok(false)) | None => eprintln!(
-                            "SIGHUP: options and accounts stay as started (reloading them is not supported yet)"
+                            "SIGHUP received: ignored (configuration reload is not supported yet)"
                         ),
                     }
                     continue;
