@@ -256,7 +256,7 @@ impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rate = self.0;
         for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if rate >= size && rate % size == 0 {
+            if rate >= size && rate.is_multiple_of(size) {
                 return write!(f, "{} {unit}/s", rate / size);
             }
         }
