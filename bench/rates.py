@@ -40,7 +40,7 @@ def default_serv():
 def start(serv, root, args):
     proc = subprocess.Popen(
         [serv, "--root", root, "--bind", "127.0.0.1", "-q", *args, "0"],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if not line.startswith("listening on "):
         proc.kill()
