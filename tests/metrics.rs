@@ -241,3 +241,39 @@ fn a_metrics_address_that_cannot_be_bound_stops_the_start() {
         out.stderr
     );
 }
+
+#[test]
+fn a_transfer_cut_by_the_client_leaving_is_still_counted() {
+    let server = Server::start_with(&["--metrics", "127.0.0.1:0", "--download-rate", "64KiB"]);
+    write_random_file(&server.root().join("big.bin"), 1 << 20, 3);
+    let mut c = Control::connect(server.port());
+    c.expect_greeting();
+    c.login();
+    c.expect("TYPE I", 200);
+    let port = c.pasv();
+    c.expect("RETR big.bin", 150);
+    let data = connect_with_timeout(port);
+    // The client vanishes mid-download (1 MiB at 64 KiB/s takes 16 s).
+    thread::sleep(Duration::from_millis(300));
+    c.shutdown();
+    drop(data);
+    eventually(&server, "ftp_sessions_active", 0);
+    let text = scrape(&server);
+    let done: u64 = ["ok", "failed", "aborted"]
+        .iter()
+        .map(|r| {
+            value(
+                &text,
+                &format!("ftp_transfers_total{{direction=\"download\",result=\"{r}\"}}"),
+            )
+        })
+        .sum();
+    assert_eq!(done, 1, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "ftp_transfers_total{direction=\"download\",result=\"ok\"}"
+        ),
+        0
+    );
+}

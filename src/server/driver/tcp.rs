@@ -82,7 +82,9 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
     // thread, descriptors and temporary file go now.
     if let Some(t) = driver.transfer.take() {
         t.abort();
-        t.join();
+        let outcome = t.join();
+        // Still counted and logged: it ended, if not by the session's hand.
+        driver.transfer_ended(&outcome);
     }
     let user = driver.session.user();
     match outcome {
