@@ -10,20 +10,13 @@
 //! polls: the wait is computed exactly.
 //!
 //! The bucket refills continuously at the rate and holds at most
-//! [`capacity`] bytes (a tenth of a second of the rate, at least
-//! [`MIN_BURST`]): however long a user was idle, what is released at
-//! once is never more than that.
+//! [`capacity`] bytes ([`BURST`] of the rate, at least [`MIN_BURST`]):
+//! however long a user was idle, what is released at once is never more
+//! than that.
 
 use std::time::{Duration, Instant};
 
-/// How much of a second of the rate the bucket holds: the largest burst.
-/// A tenth of a second keeps the flow smooth and each chunk large enough
-/// that a throttled transfer makes few system calls.
-pub const BURST: Duration = Duration::from_millis(100);
-
-/// The least the bucket holds, for tiny rates: below a few segments per
-/// chunk the system calls would dominate, and a burst of 4 KiB is harmless.
-pub const MIN_BURST: u64 = 4 * 1024;
+pub use crate::limits::{RATE_BURST as BURST, RATE_MIN_BURST as MIN_BURST};
 
 /// The bucket's capacity for `rate` bytes per second (also the chunk size
 /// a throttled transfer moves at a time).

@@ -24,15 +24,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bucket::TokenBucket;
 
 use super::log::Direction;
 
-/// A throttled transfer sleeps at most this long at a time before looking
-/// whether ABOR asked it to stop: ABOR cuts it within this much.
-pub const WAIT_SLICE: Duration = Duration::from_millis(100);
+pub use crate::limits::RATE_WAIT_SLICE as WAIT_SLICE;
 
 /// A user's limits in bytes per second; `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -351,6 +349,6 @@ mod tests {
         assert!(started.elapsed() < WAIT_SLICE * 5);
         // Given back: the deficit is one chunk's worth, not two.
         let wait = bucket.lock().reserve(0, Instant::now());
-        assert_eq!(wait, Duration::ZERO);
+        assert_eq!(wait, std::time::Duration::ZERO);
     }
 }
