@@ -86,3 +86,17 @@ pub const LISTING_SORT_LIMIT: usize = 1000;
 
 /// How long a stopping server lets running transfers finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A rate-limit bucket holds this much of a second of its rate: the largest
+/// burst a user gets after being idle, and the chunk a throttled transfer
+/// moves at a time. A tenth of a second keeps the flow smooth and the
+/// chunks large enough that throttling costs few system calls.
+pub const RATE_BURST: Duration = Duration::from_millis(100);
+
+/// The least a rate-limit bucket holds, for tiny rates: chunks of a few
+/// bytes would be all system calls, and a 4 KiB burst harms nobody.
+pub const RATE_MIN_BURST: u64 = 4 * 1024;
+
+/// A throttled transfer sleeps at most this long at a time before looking
+/// whether ABOR asked it to stop: ABOR cuts it within this much.
+pub const RATE_WAIT_SLICE: Duration = Duration::from_millis(100);

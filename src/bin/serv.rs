@@ -2,10 +2,12 @@
 //!
 //! Parses the command line, binds, prints `listening on ADDR:PORT` as the
 //! first line on stdout (tests and scripts read the real port from it when
-//! PORT is 0) and serves until SIGINT or SIGTERM, then stops gracefully.
+//! PORT is 0; then `listening (implicit TLS) on ADDR:PORT` with
+//! `--implicit-tls-port`, then `metrics on http://ADDR:PORT/metrics` with
+//! `--metrics`) and serves until SIGINT or SIGTERM, then stops gracefully.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -18,6 +20,7 @@ use ftp::limits::SHUTDOWN_GRACE;
 use ftp::server::auth::{hash_password, Auth};
 use ftp::server::defender::BanPolicy;
 use ftp::server::log::LogLevel;
+use ftp::server::rate::{parse_rate, Limits};
 use ftp::server::{Config, Server};
 use ftp::transport::tls::ServerTls;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
@@ -139,6 +142,27 @@ struct Args {
     #[arg(long, value_name = "PORT")]
     implicit_tls_port: Option<u16>,
 
+    /// Most bytes per second each user may download, across all of that
+    /// user's sessions (anonymous logins count as one user), like 512KiB,
+    /// 1MiB or 2000000 [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    download_rate: Option<u64>,
+
+    /// Most bytes per second each user may upload, across all of that
+    /// user's sessions [default: unlimited].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    upload_rate: Option<u64>,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (use a
+    /// loopback address unless the network is trusted; port 0 picks one).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
+
+    /// Append one line per file transfer to FILE in the xferlog format of
+    /// wu-ftpd and vsftpd (reopened on SIGHUP, for logrotate).
+    #[arg(long, value_name = "FILE")]
+    xferlog: Option<PathBuf>,
+
     /// Log every command and reply on stderr.
     #[arg(short, long, conflicts_with = "quiet")]
     verbose: bool,
@@ -244,6 +268,12 @@ fn main() -> anyhow::Result<()> {
     config.require_tls = args.require_tls;
     config.tls_allow_unresumed = args.tls_allow_unresumed;
     config.implicit_tls_port = args.implicit_tls_port;
+    config.rates = Limits {
+        download: args.download_rate,
+        upload: args.upload_rate,
+    };
+    config.metrics = args.metrics;
+    config.xferlog = args.xferlog.clone();
 
     let server = Server::bind(config).context("starting the server")?;
     let addr = server.local_addr().context("reading the bound address")?;
@@ -252,6 +282,7 @@ fn main() -> anyhow::Result<()> {
         .transpose()
         .context("reading the implicit TLS address")?;
     let stop = server.stop_handle().context("preparing the stop handle")?;
+    let xferlog = server.xferlog();
     // SIGHUP too: its default action kills the server without the graceful
     // stop (upload temporaries would stay until the next start), and it
     // comes from a closed terminal or a process manager's "reload".
@@ -268,6 +299,16 @@ fn main() -> anyhow::Result<()> {
                 SIGINT => "SIGINT",
                 SIGTERM => "SIGTERM",
                 SIGHUP => {
+                    // The transfer log is opened again: logrotate moved it.
+                    if let Some(log) = &xferlog {
+                        match log.reopen() {
+                            Ok(()) => eprintln!("SIGHUP: reopened {}", log.path().display()),
+                            Err(e) => eprintln!(
+                                "SIGHUP: cannot reopen {}, still writing the old file: {e}",
+                                log.path().display()
+                            ),
+                        }
+                    }
                     // The TLS certificate is re-read (new handshakes use the
                     // new pair, sessions keep theirs); the users file and
                     // options are read once. Keep serving either way.
@@ -301,6 +342,10 @@ fn main() -> anyhow::Result<()> {
     writeln!(stdout, "listening on {addr}")
         .and_then(|_| match implicit {
             Some(implicit) => writeln!(stdout, "listening (implicit TLS) on {implicit}"),
+            None => Ok(()),
+        })
+        .and_then(|_| match server.metrics_addr() {
+            Some(metrics) => writeln!(stdout, "metrics on http://{metrics}/metrics"),
             None => Ok(()),
         })
         .and_then(|_| stdout.flush())

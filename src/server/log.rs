@@ -23,7 +23,7 @@ pub enum LogLevel {
 }
 
 /// Direction of a transfer, seen from the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// RETR: server to client.
     Download,

@@ -17,6 +17,9 @@
 //! - [`admission`], [`defender`]: who gets a session; the per-address
 //!   login ban.
 //! - [`log`], [`time`]: the server's log lines and calendar formatting.
+//! - [`xferlog`]: `--xferlog`, one line per transfer for log analyzers.
+//! - [`metrics`]: the counters, and `--metrics`, their HTTP endpoint.
+//! - [`rate`]: per-user bandwidth limits (token buckets).
 //!
 //! Files are reached only through the storage seam
 //! ([`crate::storage::Storage`]); `--root` is a
@@ -34,10 +37,13 @@ pub mod driver;
 pub mod failure;
 pub mod listing;
 pub mod log;
+pub mod metrics;
 pub mod mlsx;
+pub mod rate;
 pub mod session;
 pub mod time;
 pub mod transfer;
+pub mod xferlog;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -61,7 +67,10 @@ use admission::Admission;
 use auth::{Auth, Verifier};
 use defender::{BanPolicy, Defender};
 use log::{Log, LogLevel};
+use metrics::Metrics;
+use rate::{Limits, Rates};
 use session::security::TlsPolicy;
+use xferlog::TransferLog;
 
 /// Everything `serv` can be told on its command line.
 #[derive(Debug, Clone)]
@@ -107,6 +116,13 @@ pub struct Config {
     pub tls_allow_unresumed: bool,
     /// A second port where the TLS handshake comes first (`ftps://`).
     pub implicit_tls_port: Option<u16>,
+    /// Bandwidth limits of every user (per user name, shared by that
+    /// user's sessions); [`Server::rates`] sets users' own.
+    pub rates: Limits,
+    /// Where to serve `GET /metrics` (Prometheus).
+    pub metrics: Option<SocketAddr>,
+    /// Where to append one xferlog line per transfer.
+    pub xferlog: Option<PathBuf>,
 }
 
 impl Config {
@@ -135,6 +151,9 @@ impl Config {
             require_tls: false,
             tls_allow_unresumed: false,
             implicit_tls_port: None,
+            rates: Limits::default(),
+            metrics: None,
+            xferlog: None,
         }
     }
 }
@@ -150,6 +169,18 @@ pub enum ServerError {
     },
     #[error("--require-tls and --implicit-tls-port need a certificate: give --tls-cert and --tls-key, or --tls-self-signed")]
     NoCertificate,
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open the transfer log {}: {source}", path.display())]
+    Xferlog {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -178,6 +209,12 @@ struct Shared {
     tls_allow_unresumed: bool,
     /// Transfers running now, for the graceful stop.
     transfers: AtomicUsize,
+    /// Bandwidth limits and the buckets of running transfers.
+    rates: Arc<Rates>,
+    /// What `/metrics` reports.
+    metrics: Arc<Metrics>,
+    /// `--xferlog`.
+    xferlog: Option<Arc<TransferLog>>,
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -189,6 +226,8 @@ pub struct Server {
     shared: Arc<Shared>,
     admission: Admission,
     stopping: Arc<AtomicBool>,
+    /// Where `/metrics` is served, once bound.
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Stops a running server from another thread (a signal handler's).
@@ -240,6 +279,30 @@ impl Server {
             .implicit_tls_port
             .map(|port| bind_control(config.bind, port))
             .transpose()?;
+        let xferlog = config
+            .xferlog
+            .as_ref()
+            .map(|path| {
+                TransferLog::open(path).map_err(|source| ServerError::Xferlog {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .transpose()?
+            .map(Arc::new);
+        let metrics = Arc::new(Metrics::new());
+        let metrics_addr = match config.metrics {
+            Some(addr) => {
+                let endpoint = metrics::http::Endpoint::bind(addr)
+                    .map_err(|source| ServerError::Metrics { addr, source })?;
+                let bound = endpoint.addr();
+                endpoint
+                    .spawn(Arc::clone(&metrics))
+                    .map_err(|source| ServerError::Metrics { addr, source })?;
+                Some(bound)
+            }
+            None => None,
+        };
         match storage.remove_stale_uploads() {
             Ok(0) => {}
             Ok(n) => eprintln!("removed {n} unfinished upload(s) left by an earlier run"),
@@ -272,9 +335,13 @@ impl Server {
                 tls: config.tls,
                 tls_allow_unresumed: config.tls_allow_unresumed,
                 transfers: AtomicUsize::new(0),
+                rates: Arc::new(Rates::new(config.rates)),
+                metrics,
+                xferlog,
             }),
             admission: Admission::new(config.max_sessions, config.max_per_ip),
             stopping: Arc::default(),
+            metrics_addr,
         })
     }
 
@@ -304,6 +371,23 @@ impl Server {
     /// The address actually bound (with the real port when 0 was asked).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served (`--metrics`), with the real port.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The bandwidth limits: set a user's own with
+    /// [`Rates::set_user`], all of them at once with [`Rates::set_users`]
+    /// (a reload); running transfers follow at once.
+    pub fn rates(&self) -> Arc<Rates> {
+        Arc::clone(&self.shared.rates)
+    }
+
+    /// The transfer log, to [`reopen`](TransferLog::reopen) on SIGHUP.
+    pub fn xferlog(&self) -> Option<Arc<TransferLog>> {
+        self.shared.xferlog.clone()
     }
 
     /// The implicit TLS listener's address, if there is one.

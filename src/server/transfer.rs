@@ -84,6 +84,13 @@ pub trait DataConnection: Read + Write {
         io::copy(file, self)
     }
 
+    /// Sends up to `count` bytes of `file` from its position; returns how
+    /// many, 0 at its end. A throttled transfer sends a chunk at a time.
+    fn send_file_chunk(&mut self, file: &mut File, count: usize) -> io::Result<usize> {
+        let copied = io::copy(&mut Read::take(&mut *file, count as u64), self)?;
+        Ok(copied as usize)
+    }
+
     /// Ends our direction: the peer reads end of file.
     fn finish(&mut self) -> io::Result<()>;
 }
@@ -91,6 +98,10 @@ pub trait DataConnection: Read + Write {
 impl DataConnection for Stream {
     fn send_file(&mut self, file: &mut File) -> io::Result<u64> {
         Stream::send_file(self, file)
+    }
+
+    fn send_file_chunk(&mut self, file: &mut File, count: usize) -> io::Result<usize> {
+        Stream::send_file_chunk(self, file, count)
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -128,6 +128,27 @@ impl Stream {
         }
     }
 
+    /// Sends up to `count` bytes of `file` from its position; returns how
+    /// many, 0 at its end. For transfers held to a rate, which move a
+    /// chunk at a time: `sendfile(2)` with that count on plain TCP.
+    pub fn send_file_chunk(&mut self, file: &mut File, count: usize) -> io::Result<usize> {
+        if let Stream::Plain(s) = self {
+            match sendfile::send_chunk(s, file, count) {
+                Err(e) if sendfile::unsupported(&e) => {}
+                sent => return sent,
+            }
+        }
+        let mut buf = vec![0; count.min(TLS_COPY_BUFFER)];
+        let n = loop {
+            match file.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.write_all(&buf[..n])?;
+        Ok(n)
+    }
+
     /// Ends our direction of the stream: the peer reads end of file, which
     /// in stream mode is the end of the transfer (RFC 959 §3.4.1). On TLS
     /// a close_notify comes first, so the peer can tell the end from a cut.

@@ -33,6 +33,8 @@ pub struct Server {
     port: u16,
     /// The implicit TLS listener, when `--implicit-tls-port` was given.
     implicit: Option<SocketAddr>,
+    /// The metrics endpoint, when `--metrics` was given.
+    metrics: Option<SocketAddr>,
     /// `<tmp>/root`, served as `/`; `<tmp>` itself is outside the jail.
     dir: tempfile::TempDir,
     root: PathBuf,
@@ -120,7 +122,9 @@ impl Server {
         // `listening (implicit TLS) on ADDR:PORT`), read on a thread so that
         // it can time out; the thread then keeps draining stdout until the
         // server exits.
+        // With --metrics, the next: `metrics on http://ADDR:PORT/metrics`.
         let implicit_tls = args.contains(&"--implicit-tls-port");
+        let with_metrics = args.contains(&"--metrics");
         let stdout = child.stdout.take().expect("serv stdout");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
@@ -131,10 +135,14 @@ impl Server {
             if implicit_tls {
                 let _ = reader.read_line(&mut second);
             }
-            let _ = tx.send(first.map(|first| (first, second)));
+            let mut metrics = String::new();
+            if with_metrics {
+                let _ = reader.read_line(&mut metrics);
+            }
+            let _ = tx.send(first.map(|first| (first, second, metrics)));
             let _ = io::copy(&mut reader, &mut io::sink());
         });
-        let (line, second) = match rx.recv_timeout(STARTUP_TIMEOUT) {
+        let (line, second, metrics_line) = match rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(Ok(lines)) => lines,
             Ok(Err(e)) => {
                 let _ = child.kill();
@@ -188,15 +196,40 @@ impl Server {
             assert_ne!(addr.port(), implicit.port(), "two listeners, two ports");
             implicit
         });
+        let metrics = with_metrics.then(|| {
+            let metrics: Option<SocketAddr> = metrics_line
+                .trim_end()
+                .strip_prefix("metrics on http://")
+                .and_then(|a| a.strip_suffix("/metrics"))
+                .and_then(|a| a.parse().ok());
+            let Some(metrics) = metrics else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serv's stdout has no `metrics on http://ADDR:PORT/metrics` line: \
+                     {metrics_line:?}; log:\n{}",
+                    String::from_utf8_lossy(&log.lock().unwrap())
+                );
+            };
+            assert_ne!(metrics.port(), 0, "serv reports the real metrics port");
+            metrics
+        });
         Server {
             child,
             ip: addr.ip(),
             port: addr.port(),
             implicit,
+            metrics,
             dir,
             root,
             log,
         }
+    }
+
+    /// The metrics endpoint (the server was started with `--metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics
+            .expect("the server was started without --metrics")
     }
 
     /// The control port.

@@ -21,6 +21,8 @@ use socket2::Socket;
 
 use crate::limits::{LISTING_SOCKET_BUFFER, TLS_DATA_HANDSHAKE};
 use crate::server::failure::TransferError;
+use crate::server::metrics::PortInUse;
+use crate::server::rate::{Bucket, Throttled};
 use crate::server::transfer::{self, Job, Outcome, Plan, Transfer};
 use crate::server::Shared;
 use crate::transport::data::{connect_active, DataError, PassiveListener};
@@ -105,13 +107,15 @@ impl Drop for Active<'_> {
 }
 
 /// Starts `transfer` on its own thread. `listener` is the session's passive
-/// listener, for a passive plan.
+/// listener, for a passive plan, with its place in the metrics' count.
+/// `bucket`: the user's rate limit in this direction, if any.
 pub(super) fn start(
     transfer: Box<Transfer>,
-    listener: Option<PassiveListener>,
+    listener: Option<(PassiveListener, PortInUse)>,
     local: IpAddr,
     tls: Option<SessionTls>,
     shared: Arc<Shared>,
+    bucket: Option<Arc<Bucket>>,
 ) -> io::Result<Running> {
     let (done, signal) = UnixStream::pair()?;
     let abort = Arc::new(Abort::default());
@@ -131,7 +135,15 @@ pub(super) fn start(
                 _ => None,
             };
             let timeouts = (shared.data_timeout, shared.stall_timeout);
-            run(*transfer, listener, local, protect, timeouts, &for_thread)
+            run(
+                *transfer,
+                listener,
+                local,
+                protect,
+                timeouts,
+                bucket.as_deref(),
+                &for_thread,
+            )
         })?;
     Ok(Running {
         handle,
@@ -226,12 +238,15 @@ fn connect(
 
 fn run(
     transfer: Transfer,
-    listener: Option<PassiveListener>,
+    listener: Option<(PassiveListener, PortInUse)>,
     local: IpAddr,
     protect: Option<Protection>,
     (timeout, stall): (Duration, Duration),
+    bucket: Option<&Bucket>,
     abort: &Abort,
 ) -> Outcome {
+    // The port is in use until `connect` has dropped its listener.
+    let (listener, in_use) = listener.unzip();
     let connected = connect(
         transfer.plan,
         listener,
@@ -240,6 +255,7 @@ fn run(
         timeout,
         abort,
     );
+    drop(in_use);
     let mut data = match connected {
         Ok(data) if !abort.requested() => data,
         Ok(_) => return Outcome::failed(TransferError::Aborted),
@@ -254,9 +270,15 @@ fn run(
         let _ = socket2::SockRef::from(data.tcp()).set_send_buffer_size(LISTING_SOCKET_BUFFER);
     }
     abort.watch(data.cutter());
-    let outcome = transfer::run(transfer.job, &mut data, transfer.ascii, &|| {
-        abort.requested()
-    });
+    let cancelled = || abort.requested();
+    let outcome = match bucket {
+        // Unlimited: the connection itself, sendfile in large asks.
+        None => transfer::run(transfer.job, &mut data, transfer.ascii, &cancelled),
+        Some(bucket) => {
+            let mut throttled = Throttled::new(&mut data, bucket, &cancelled);
+            transfer::run(transfer.job, &mut throttled, transfer.ascii, &cancelled)
+        }
+    };
     drop(data);
     abort.watch(Err(io::Error::other("transfer over")));
     outcome

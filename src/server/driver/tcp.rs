@@ -26,12 +26,14 @@ use crate::server::admission::Slot;
 use crate::server::auth::Login;
 use crate::server::failure::TransferError;
 use crate::server::listing::ListingReply;
-use crate::server::log::LogLevel;
+use crate::server::log::{Direction, LogLevel};
+use crate::server::metrics::{PortInUse, TransferResult};
 use crate::server::session::{Action, Event, LogEntry, Now, Session};
-use crate::server::transfer::Outcome;
+use crate::server::transfer::{Job, Outcome};
+use crate::server::xferlog;
 use crate::server::Shared;
 use crate::transport::control::LineReader;
-use crate::transport::data::PassiveListener;
+use crate::transport::data::{canonical_ip, PassiveListener};
 use crate::transport::tls::{ServerTls, SessionTls};
 use crate::transport::Stream;
 
@@ -57,6 +59,8 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
         },
         _ => (Stream::Plain(stream), None),
     };
+    let metrics = Arc::clone(&shared.metrics);
+    let _active = metrics.session();
     let session = Session::new(Arc::clone(&shared.config), peer, local);
     let mut driver = Driver {
         shared: Arc::clone(&shared),
@@ -66,6 +70,8 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
         session,
         passive: None,
         transfer: None,
+        started: None,
+        anonymous_id: None,
         armed: None,
         slot,
         tls,
@@ -76,7 +82,9 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
     // thread, descriptors and temporary file go now.
     if let Some(t) = driver.transfer.take() {
         t.abort();
-        t.join();
+        let outcome = t.join();
+        // Still counted and logged: it ended, if not by the session's hand.
+        driver.transfer_ended(&outcome);
     }
     let user = driver.session.user();
     match outcome {
@@ -106,9 +114,15 @@ struct Driver {
     local: SocketAddr,
     reader: LineReader<Stream>,
     session: Session,
-    /// The listener of the session's passive plan.
-    passive: Option<PassiveListener>,
+    /// The listener of the session's passive plan, counted in the metrics
+    /// while it is open.
+    passive: Option<(PassiveListener, PortInUse)>,
     transfer: Option<Running>,
+    /// What the running file transfer is, for the metrics and xferlog.
+    started: Option<Started>,
+    /// The identification an anonymous login gave as its password (for
+    /// xferlog); `None` for a user's login.
+    anonymous_id: Option<String>,
     /// When the read timeout last set on the control socket runs out: it is
     /// set again only when it would wake the driver too late (or has run
     /// out), not before every read, which would cost a system call per
@@ -119,6 +133,22 @@ struct Driver {
     /// This control connection's TLS, once it has any: its data
     /// connections must resume its session.
     tls: Option<SessionTls>,
+}
+
+/// A file transfer the driver started, as the metrics and xferlog see it.
+struct Started {
+    direction: Direction,
+    ascii: bool,
+    path: String,
+}
+
+/// How the metrics classify an outcome.
+fn classify(outcome: &Outcome) -> TransferResult {
+    match &outcome.result {
+        Ok(()) => TransferResult::Ok,
+        Err(TransferError::Aborted) => TransferResult::Aborted,
+        Err(_) => TransferResult::Failed,
+    }
 }
 
 impl Driver {
@@ -243,6 +273,9 @@ impl Driver {
                 }
             }
         }
+        if let Event::TransferDone(outcome) = &event {
+            self.transfer_ended(outcome);
+        }
         // An action may answer with an event (a password checked, a port
         // opened): it is handled after the action, not from inside it, so
         // the stack stays one handler deep (every idle session's thread
@@ -279,6 +312,8 @@ impl Driver {
             Action::Pause(delay) => std::thread::sleep(delay),
             Action::CheckPassword { user, password } => {
                 let login = self.check_password(&user, &password);
+                self.shared.metrics.login(login != Login::Refused);
+                self.anonymous_id = (login == Login::Anonymous).then_some(password);
                 return Ok(Some(Event::PasswordChecked(login)));
             }
             Action::OpenPassive => {
@@ -289,7 +324,7 @@ impl Driver {
                 )
                 .map(|listener| {
                     let port = listener.port();
-                    self.passive = Some(listener);
+                    self.passive = Some((listener, self.shared.metrics.passive_port()));
                     port
                 });
                 return Ok(Some(Event::PassiveOpened(opened)));
@@ -299,12 +334,28 @@ impl Driver {
             Action::StartTransfer(transfer) => {
                 let listener = self.passive.take();
                 let tls = self.tls.clone();
+                let (direction, path) = match &transfer.job {
+                    Job::Send(file) => (Direction::Download, file.path().to_string()),
+                    Job::Receive(upload) => (Direction::Upload, upload.path().to_string()),
+                    Job::Listing(_) => (Direction::Listing, String::new()),
+                };
+                self.started = Some(Started {
+                    direction,
+                    ascii: transfer.ascii,
+                    path,
+                });
+                // Unlimited users get no bucket and the fast path.
+                let bucket = self
+                    .session
+                    .user()
+                    .and_then(|user| self.shared.rates.bucket(user, direction));
                 match data::start(
                     transfer,
                     listener,
                     self.local.ip(),
                     tls,
                     Arc::clone(&self.shared),
+                    bucket,
                 ) {
                     Ok(running) => self.transfer = Some(running),
                     Err(e) => {
@@ -324,6 +375,42 @@ impl Driver {
             }
         }
         Ok(None)
+    }
+
+    /// A file transfer ended: count it and write its xferlog line.
+    fn transfer_ended(&mut self, outcome: &Outcome) {
+        let Some(started) = self.started.take() else {
+            return;
+        };
+        if started.direction == Direction::Listing {
+            return;
+        }
+        self.shared
+            .metrics
+            .transfer(started.direction, classify(outcome), outcome.bytes);
+        let Some(log) = &self.shared.xferlog else {
+            return;
+        };
+        let user = self.session.user().unwrap_or("*");
+        let entry = xferlog::Entry {
+            when: SystemTime::now(),
+            elapsed: outcome.elapsed,
+            remote: canonical_ip(self.peer.ip()),
+            bytes: outcome.bytes,
+            path: &started.path,
+            ascii: started.ascii,
+            direction: started.direction,
+            anonymous: self.anonymous_id.is_some(),
+            user: self.anonymous_id.as_deref().unwrap_or(user),
+            complete: outcome.result.is_ok(),
+        };
+        if let Err(e) = log.record(&entry) {
+            self.shared.log.error(
+                self.peer,
+                self.session.user(),
+                format_args!("cannot write to {}: {e}", log.path().display()),
+            );
+        }
     }
 
     /// A reply produced as it is written (STAT with a path).
@@ -396,6 +483,7 @@ impl Driver {
             .login(&self.shared.config.auth, user, password);
         if login == Login::Refused {
             if let Some(ban) = defender.failed(ip, Instant::now()) {
+                self.shared.metrics.ban();
                 self.shared.log.event(
                     self.peer,
                     Some(user),
