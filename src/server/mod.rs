@@ -27,6 +27,7 @@
 //! transfers a few seconds before it discards uploads still in progress,
 //! so no partial upload survives under any name.
 
+pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod defender;
@@ -57,6 +58,7 @@ use crate::protocol::{Reply, ReplyCode};
 use crate::storage::{LocalDisk, Storage};
 use crate::transport::data::canonical_ip;
 use crate::transport::tls::ServerTls;
+use accounts::{Accounts, LiveAccounts};
 use admission::Admission;
 use auth::{Auth, Verifier};
 use defender::{BanPolicy, Defender};
@@ -79,8 +81,12 @@ pub struct Config {
     pub data_timeout: Duration,
     /// How much to log on stderr.
     pub log_level: LogLevel,
-    /// Who may log in.
+    /// Who may log in (without `accounts`: every account at `/`, with
+    /// every permission or, under `read_only`, `list` and `download`).
     pub auth: Auth,
+    /// Accounts with homes, permissions and limits (`--config`); when
+    /// given, `auth` is not used.
+    pub accounts: Option<Accounts>,
     /// Refuse every command that writes.
     pub read_only: bool,
     /// Passive ports to use instead of ephemeral ones.
@@ -123,6 +129,7 @@ impl Config {
                 users: None,
                 anonymous: true,
             },
+            accounts: None,
             read_only: false,
             pasv_ports: None,
             pasv_address: None,
@@ -251,7 +258,11 @@ impl Server {
             shared: Arc::new(Shared {
                 config: Arc::new(session::Config {
                     storage: Arc::new(storage),
-                    auth: config.auth,
+                    accounts: Arc::new(LiveAccounts::new(
+                        config
+                            .accounts
+                            .unwrap_or_else(|| Accounts::open(config.auth, config.read_only)),
+                    )),
                     read_only: config.read_only,
                     idle_timeout: config.idle_timeout,
                     login_timeout: config.login_timeout,
