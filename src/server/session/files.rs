@@ -179,7 +179,7 @@ impl Session {
         let (flags, path) = split_flags(Some(arg));
         let listed = self.resolve(path.unwrap_or(".")).and_then(|v| {
             self.allow(&v, Permission::List)?;
-            let listing = Listing::open(&self.storage(), &v, Format::Long(flags))?;
+            let listing = Listing::open(self.storage(), &v, Format::Long(flags))?;
             Ok(ListingReply {
                 code: ReplyCode::FILE_STATUS,
                 first: format!("Status of {v}:"),

@@ -276,7 +276,7 @@ impl Session {
     fn listing(&mut self, path: Option<&str>, format: Format) {
         let prepared = self.resolve(path.unwrap_or(".")).and_then(|v| {
             self.allow(&v, Permission::List)?;
-            let listing = match Listing::open(&self.storage(), &v, format) {
+            let listing = match Listing::open(self.storage(), &v, format) {
                 Err(StorageError::NotADirectory(v)) if matches!(format, Format::Machine { .. }) => {
                     return Err(Failure::MlsdOfAFile(v));
                 }
