@@ -37,6 +37,7 @@ pub mod listing;
 pub mod log;
 pub mod mlsx;
 pub mod session;
+pub mod settings;
 pub mod time;
 pub mod transfer;
 

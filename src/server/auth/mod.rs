@@ -178,6 +178,11 @@ impl Users {
         Ok(())
     }
 
+    /// The PHC string of `name`'s password.
+    pub fn hash_of(&self, name: &str) -> Option<&str> {
+        self.hashes.get(name).map(String::as_str)
+    }
+
     /// The account names, in no order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.hashes.keys().map(String::as_str)
