@@ -188,6 +188,27 @@ struct Shared {
     transfers: AtomicUsize,
 }
 
+/// What a reload (SIGHUP) changes in a running server: the accounts for
+/// new logins and every session's next command, and the ban policy.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    shared: Arc<Shared>,
+}
+
+impl ReloadHandle {
+    /// New logins use `accounts`; a running session whose account is gone
+    /// ends at its next command (421), the others take in their new
+    /// permissions and limits.
+    pub fn replace_accounts(&self, accounts: Accounts) {
+        self.shared.config.accounts.replace(accounts);
+    }
+
+    /// The next failed logins count under `policy`.
+    pub fn set_ban_policy(&self, policy: BanPolicy) {
+        self.shared.defender.set_policy(policy);
+    }
+}
+
 /// A bound server, ready to [`run`](Server::run).
 #[derive(Debug)]
 pub struct Server {
@@ -288,6 +309,13 @@ impl Server {
             admission: Admission::new(config.max_sessions, config.max_per_ip),
             stopping: Arc::default(),
         })
+    }
+
+    /// A handle that reloads accounts and the ban policy while it runs.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// A handle that stops [`run`](Server::run) from another thread.
