@@ -110,8 +110,9 @@ impl Session {
             return self.reply(
                 ReplyCode::NOT_LOGGED_IN,
                 format!(
-                    "login refused: {name} may have at most {max} sessions at once; \
-                     close one and log in again"
+                    "login refused: {name} may have at most {max} {} at once; \
+                     close one and log in again",
+                    if max == 1 { "session" } else { "sessions" }
                 ),
             );
         };

@@ -27,6 +27,8 @@
 //! names is joined to the working directory here and handed to the storage
 //! as a [`VirtualPath`], which keeps it inside the root.
 
+#[cfg(test)]
+mod accounts_tests;
 mod files;
 mod info;
 mod login;
@@ -285,6 +287,12 @@ impl Session {
             State::LoggedIn { user } | State::AwaitPass { user } => Some(user),
             State::AwaitUser => None,
         }
+    }
+
+    /// The account logged in with, as of the last command: its home,
+    /// permissions, rates and limits (drivers read the rates here).
+    pub fn account(&self) -> Option<&Account> {
+        self.active.as_ref().map(|a| &a.account)
     }
 
     /// True once the session has asked to close: feed it nothing more.
