@@ -110,7 +110,9 @@ fn a_wrong_type_fails_start_up_with_file_line_and_key() {
     let out = run_serv(&["--config", path.to_str().unwrap(), "0"], b"");
     assert_ne!(out.code(), 0, "{out}");
     assert!(
-        out.stderr.contains("bad.toml") && out.stderr.contains("line 1"),
+        out.stderr.contains("bad.toml")
+            && out.stderr.contains("line 1")
+            && out.stderr.contains("max_sessions"),
         "{out}"
     );
 }
@@ -239,4 +241,44 @@ fn without_a_config_anonymous_may_still_write() {
         fs::read(server.root().join("put.txt")).unwrap(),
         b"assignment"
     );
+}
+
+#[test]
+fn the_defender_section_sets_the_ban_and_a_reload_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("serv.toml");
+    fs::write(
+        &path,
+        "[defender]\nmax_failures = 0\n".to_string() + &user("alice"),
+    )
+    .unwrap();
+    let server = Server::start_with(&["--config", path.to_str().unwrap()]);
+    let fail_once = || {
+        let mut c = server.connect();
+        c.expect_greeting();
+        c.expect("USER alice", 331);
+        c.expect("PASS wrong", 530);
+    };
+    // max_failures = 0: never banned.
+    fail_once();
+    fail_once();
+    server.connect().expect_greeting();
+
+    fs::write(
+        &path,
+        "[defender]\nmax_failures = 1\nwindow = \"10m\"\nban = \"7m\"\n".to_string()
+            + &user("alice"),
+    )
+    .unwrap();
+    hup(&server);
+    wait_for_count(&server, "reloaded (accounts", 1);
+    fail_once();
+    wait_for_count(
+        &server,
+        "banned 127.0.0.1 for 420 s after 1 failed logins",
+        1,
+    );
+    let mut c = server.connect();
+    let r = c.read_reply();
+    assert_eq!(r.code, 421, "{r:?}");
 }
