@@ -1,7 +1,8 @@
 //! How the real `serv` lives with signals: SIGHUP, which a closed terminal
 //! or a process manager's "reload" sends and whose default action would kill
 //! the server without its graceful stop (leaving upload temporaries behind),
-//! is ignored with one log line, and serving goes on; SIGTERM afterwards
+//! reloads nothing without `--config` (one log line says so; reloads are
+//! tests/config.rs's), and serving goes on; SIGTERM afterwards
 //! still stops it gracefully.
 
 mod common;
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 use common::Server;
 
 /// The line `serv` logs for each SIGHUP.
-const IGNORED: &str = "SIGHUP received: ignored (configuration reload is not supported yet)";
+/// Without `--config` and certificate files there is nothing to reload.
+const IGNORED: &str = "SIGHUP received: nothing to reload (no --config and no certificate files)";
 
 /// `kill -SIGNAL pid`.
 fn send(signal: &str, server: &Server) {

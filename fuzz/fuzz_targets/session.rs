@@ -27,6 +27,7 @@ use ftp::protocol::{parse_command, Command, Frame, LineDecoder};
 use ftp::server::auth::{is_anonymous, Auth, Users};
 use ftp::server::driver::memory::{DataMode, MemoryDriver};
 use ftp::server::session::security::TlsPolicy;
+use ftp::server::accounts::{Accounts, LiveAccounts};
 use ftp::server::session::Config;
 use ftp::storage::LocalDisk;
 use libfuzzer_sys::fuzz_target;
@@ -86,10 +87,13 @@ fuzz_target!(|data: &[u8]| {
     let (dir, root) = tree();
     let config = Arc::new(Config {
         storage: Arc::new(LocalDisk::new(&root).expect("root")),
-        auth: Auth {
+        accounts: Arc::new(LiveAccounts::new(Accounts::open(
+            Auth {
             users: Some(users().clone()),
             anonymous: true,
         },
+            false,
+        ))),
         read_only: false,
         idle_timeout: Duration::from_secs(300),
         login_timeout: Duration::from_secs(30),

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::transport::data::canonical_ip;
@@ -73,14 +73,15 @@ pub struct Ban {
 /// Failed logins and bans, shared by every session of a server.
 #[derive(Debug, Default)]
 pub struct Defender {
-    policy: BanPolicy,
+    /// Replaced by a reload ([`Defender::set_policy`]).
+    policy: Mutex<BanPolicy>,
     records: Mutex<HashMap<IpAddr, Record>>,
 }
 
 impl Defender {
     pub fn new(policy: BanPolicy) -> Defender {
         Defender {
-            policy,
+            policy: Mutex::new(policy),
             records: Mutex::default(),
         }
     }
@@ -92,15 +93,27 @@ impl Defender {
         (until > now).then(|| until - now)
     }
 
+    /// The policy now.
+    pub fn policy(&self) -> BanPolicy {
+        *self.policy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new policy for the next failed logins (a reload); failures
+    /// counted and bans given so far stay.
+    pub fn set_policy(&self, policy: BanPolicy) {
+        *self.policy.lock().unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
     /// Counts a failed login from `ip`; returns the ban it caused, if any.
     pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Ban> {
-        if self.policy.max_failures == 0 {
+        let policy = self.policy();
+        if policy.max_failures == 0 {
             return None;
         }
         let key = client_key(ip);
         let mut records = self.records.lock().expect("defender lock");
         if records.len() >= MAX_TRACKED && !records.contains_key(&key) {
-            prune(&mut records, now, self.policy.window);
+            prune(&mut records, now, policy.window);
             if records.len() >= MAX_TRACKED {
                 let oldest = records
                     .iter()
@@ -116,20 +129,20 @@ impl Defender {
         while record
             .failures
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.policy.window)
+            .is_some_and(|t| now.duration_since(*t) >= policy.window)
         {
             record.failures.pop_front();
         }
         record.failures.push_back(now);
         let failures = record.failures.len() as u32;
         let already = record.banned_until.is_some_and(|t| t > now);
-        if failures >= self.policy.max_failures && !already {
-            record.banned_until = Some(now + self.policy.ban);
+        if failures >= policy.max_failures && !already {
+            record.banned_until = Some(now + policy.ban);
             record.failures.clear();
             return Some(Ban {
                 key,
                 failures,
-                duration: self.policy.ban,
+                duration: policy.ban,
             });
         }
         None

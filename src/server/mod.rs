@@ -30,6 +30,7 @@
 //! transfers a few seconds before it discards uploads still in progress,
 //! so no partial upload survives under any name.
 
+pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod defender;
@@ -41,6 +42,7 @@ pub mod metrics;
 pub mod mlsx;
 pub mod rate;
 pub mod session;
+pub mod settings;
 pub mod time;
 pub mod transfer;
 pub mod xferlog;
@@ -63,6 +65,7 @@ use crate::protocol::{Reply, ReplyCode};
 use crate::storage::{LocalDisk, Storage};
 use crate::transport::data::canonical_ip;
 use crate::transport::tls::ServerTls;
+use accounts::{Accounts, LiveAccounts};
 use admission::Admission;
 use auth::{Auth, Verifier};
 use defender::{BanPolicy, Defender};
@@ -70,6 +73,7 @@ use log::{Log, LogLevel};
 use metrics::Metrics;
 use rate::{Limits, Rates};
 use session::security::TlsPolicy;
+use std::collections::HashMap;
 use xferlog::TransferLog;
 
 /// Everything `serv` can be told on its command line.
@@ -88,8 +92,12 @@ pub struct Config {
     pub data_timeout: Duration,
     /// How much to log on stderr.
     pub log_level: LogLevel,
-    /// Who may log in.
+    /// Who may log in (without `accounts`: every account at `/`, with
+    /// every permission or, under `read_only`, `list` and `download`).
     pub auth: Auth,
+    /// Accounts with homes, permissions and limits (`--config`); when
+    /// given, `auth` is not used.
+    pub accounts: Option<Accounts>,
     /// Refuse every command that writes.
     pub read_only: bool,
     /// Passive ports to use instead of ephemeral ones.
@@ -139,6 +147,7 @@ impl Config {
                 users: None,
                 anonymous: true,
             },
+            accounts: None,
             read_only: false,
             pasv_ports: None,
             pasv_address: None,
@@ -215,6 +224,54 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// `--xferlog`.
     xferlog: Option<Arc<TransferLog>>,
+}
+
+/// What a reload (SIGHUP) changes in a running server: the accounts for
+/// new logins and every session's next command, and the ban policy.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    shared: Arc<Shared>,
+}
+
+impl ReloadHandle {
+    /// New logins use `accounts`; a running session whose account is gone
+    /// ends at its next command (421), the others take in their new
+    /// permissions and limits.
+    pub fn replace_accounts(&self, accounts: Accounts) {
+        let rates = &self.shared.rates;
+        rates.set_users(account_rates(&accounts, rates.default_limits()));
+        self.shared.config.accounts.replace(accounts);
+    }
+
+    /// Users without rates of their own get `limits` (`--download-rate`,
+    /// `--upload-rate`, or the file's top-level keys).
+    pub fn set_default_rates(&self, limits: Limits) {
+        self.shared.rates.set_default(limits);
+    }
+
+    /// The next failed logins count under `policy`.
+    pub fn set_ban_policy(&self, policy: BanPolicy) {
+        self.shared.defender.set_policy(policy);
+    }
+}
+
+/// The accounts that set a rate of their own (`[[users]]`
+/// `download_rate`, `upload_rate`), a direction they leave unset taking
+/// the server's default.
+fn account_rates(accounts: &Accounts, default: Limits) -> HashMap<String, Limits> {
+    accounts
+        .users()
+        .into_iter()
+        .chain(accounts.anonymous())
+        .filter(|a| a.download_rate.is_some() || a.upload_rate.is_some())
+        .map(|a| {
+            let limits = Limits {
+                download: a.download_rate.or(default.download),
+                upload: a.upload_rate.or(default.upload),
+            };
+            (a.name.clone(), limits)
+        })
+        .collect()
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -308,13 +365,18 @@ impl Server {
             Ok(n) => eprintln!("removed {n} unfinished upload(s) left by an earlier run"),
             Err(e) => eprintln!("warning: could not remove unfinished uploads: {e}"),
         }
+        let accounts = config
+            .accounts
+            .unwrap_or_else(|| Accounts::open(config.auth, config.read_only));
+        let rates = Rates::new(config.rates);
+        rates.set_users(account_rates(&accounts, config.rates));
         Ok(Server {
             listener,
             implicit,
             shared: Arc::new(Shared {
                 config: Arc::new(session::Config {
                     storage: Arc::new(storage),
-                    auth: config.auth,
+                    accounts: Arc::new(LiveAccounts::new(accounts)),
                     read_only: config.read_only,
                     idle_timeout: config.idle_timeout,
                     login_timeout: config.login_timeout,
@@ -335,7 +397,7 @@ impl Server {
                 tls: config.tls,
                 tls_allow_unresumed: config.tls_allow_unresumed,
                 transfers: AtomicUsize::new(0),
-                rates: Arc::new(Rates::new(config.rates)),
+                rates: Arc::new(rates),
                 metrics,
                 xferlog,
             }),
@@ -343,6 +405,13 @@ impl Server {
             stopping: Arc::default(),
             metrics_addr,
         })
+    }
+
+    /// A handle that reloads accounts and the ban policy while it runs.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// A handle that stops [`run`](Server::run) from another thread.

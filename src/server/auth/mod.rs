@@ -108,7 +108,6 @@ impl Users {
             let (name, hash) = line
                 .split_once(':')
                 .ok_or_else(|| fail("expected name:HASH".into()))?;
-            check_name(name).map_err(fail)?;
             if hash.contains(':') {
                 return Err(fail(format!(
                     "a second ':' follows the name {name:?}: user names cannot contain ':' \
@@ -116,30 +115,12 @@ impl Users {
                      write the line as name:HASH"
                 )));
             }
-            if hash.trim() != hash {
-                return Err(fail(format!(
-                    "the hash of {name} has whitespace around it; remove it so that the line \
-                     is exactly name:HASH"
-                )));
-            }
-            let parsed = PasswordHash::new(hash)
-                .map_err(|e| fail(format!("the hash of {name} is not a PHC string: {e}")))?;
-            if parsed.algorithm.as_str() != "argon2id" {
-                return Err(fail(format!(
-                    "the hash of {name} uses {}, not argon2id; make one with serv --hash-password",
-                    parsed.algorithm
-                )));
-            }
-            let params = check_hash(&parsed).map_err(|why| {
-                fail(format!(
-                    "the hash of {name} {why}; make a new one with serv --hash-password"
-                ))
-            })?;
+            let (params, version) = check_entry(name, hash).map_err(fail)?;
             if strongest
                 .as_ref()
                 .is_none_or(|(best, _)| cost(&params) > cost(best))
             {
-                strongest = Some((params, parsed.version));
+                strongest = Some((params, version));
             }
             if hashes.insert(name.to_string(), hash.to_string()).is_some() {
                 return Err(fail(format!("{name} is listed twice")));
@@ -179,6 +160,34 @@ impl Users {
         ok && known
     }
 
+    /// Adds the account `name` with the PHC string `hash` (an account of
+    /// the config file), with the checks of a users file line; why not, in
+    /// words that complete "the account ...".
+    pub fn add(&mut self, name: &str, hash: &str) -> Result<(), String> {
+        let (params, version) = check_entry(name, hash)?;
+        if self.hashes.contains_key(name) {
+            return Err(format!("{name} is listed twice"));
+        }
+        let current = PasswordHash::new(&self.dummy)
+            .ok()
+            .and_then(|h| Params::try_from(&h).ok());
+        if current.is_none_or(|c| cost(&params) > cost(&c)) {
+            self.dummy = dummy_hash(&params, version);
+        }
+        self.hashes.insert(name.to_string(), hash.to_string());
+        Ok(())
+    }
+
+    /// The PHC string of `name`'s password.
+    pub fn hash_of(&self, name: &str) -> Option<&str> {
+        self.hashes.get(name).map(String::as_str)
+    }
+
+    /// The account names, in no order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.hashes.keys().map(String::as_str)
+    }
+
     /// Number of accounts.
     pub fn len(&self) -> usize {
         self.hashes.len()
@@ -188,6 +197,30 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
     }
+}
+
+/// Checks one account: a name a client can type and an argon2id hash
+/// that verification can use; returns the hash's parameters.
+fn check_entry(name: &str, hash: &str) -> Result<(Params, Option<Decimal>), String> {
+    check_name(name)?;
+    if hash.trim() != hash {
+        return Err(format!(
+            "the hash of {name} has whitespace around it; remove it so that the line \
+             is exactly name:HASH"
+        ));
+    }
+    let parsed = PasswordHash::new(hash)
+        .map_err(|e| format!("the hash of {name} is not a PHC string: {e}"))?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(format!(
+            "the hash of {name} uses {}, not argon2id; make one with serv --hash-password",
+            parsed.algorithm
+        ));
+    }
+    let params = check_hash(&parsed).map_err(|why| {
+        format!("the hash of {name} {why}; make a new one with serv --hash-password")
+    })?;
+    Ok((params, parsed.version))
 }
 
 /// Refuses names that no client could type as they are written: names with

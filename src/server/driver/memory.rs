@@ -265,7 +265,7 @@ impl MemoryDriver {
                 Action::Log(entry) => self.log.push(*entry),
                 Action::Pause(d) => self.paused += d,
                 Action::CheckPassword { user, password } => {
-                    let login = self.config.auth.login(&user, &password);
+                    let login = self.config.accounts.current().auth.login(&user, &password);
                     self.session.handle(Event::PasswordChecked(login), now);
                 }
                 Action::OpenPassive => {

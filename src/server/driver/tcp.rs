@@ -477,10 +477,10 @@ impl Driver {
             // No argon2 work for a banned address.
             return Login::Refused;
         }
-        let login = self
-            .shared
-            .verifier
-            .login(&self.shared.config.auth, user, password);
+        let login =
+            self.shared
+                .verifier
+                .login(&self.shared.config.accounts.current().auth, user, password);
         if login == Login::Refused {
             if let Some(ban) = defender.failed(ip, Instant::now()) {
                 self.shared.metrics.ban();

@@ -180,6 +180,11 @@ impl Rates {
         registry.apply();
     }
 
+    /// The limits of users without limits of their own.
+    pub fn default_limits(&self) -> Limits {
+        self.lock().default
+    }
+
     /// The limits that apply to `user`.
     pub fn limits(&self, user: &str) -> Limits {
         self.lock().limits(user)
@@ -224,14 +229,16 @@ pub fn parse_rate(text: &str) -> Result<u64, RateError> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
+    // Case matters only where it is ambiguous: a lowercase `b` is a bit
+    // in `Mb`, so `10Mb` is refused rather than read as bytes.
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "k" | "K" | "kB" | "KB" => 1000,
+        "KiB" | "kiB" => 1 << 10,
+        "m" | "M" | "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "g" | "G" | "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
         _ => return Err(bad()),
     };
     let value: f64 = number.parse().map_err(|_| bad())?;
@@ -280,6 +287,7 @@ mod tests {
         assert_eq!(parse_rate("1.5MB"), Ok(1_500_000));
         assert_eq!(parse_rate("10 MiB/s"), Ok(10 << 20));
         assert_eq!(parse_rate("1g"), Ok(1_000_000_000));
+        assert!(parse_rate("10Mb").is_err(), "megabits are not bytes");
         for bad in ["", "0", "fast", "1XB", "-1M", "0.1", "MiB"] {
             assert!(parse_rate(bad).is_err(), "{bad:?} accepted");
         }

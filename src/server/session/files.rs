@@ -6,6 +6,7 @@
 
 use super::{Action, Session};
 use crate::protocol::{Reply, ReplyCode};
+use crate::server::accounts::Permission;
 use crate::server::failure::Failure;
 use crate::server::listing::{split_flags, Format, Listing, ListingReply};
 use crate::server::mlsx;
@@ -15,7 +16,7 @@ use crate::storage::{Metadata, StorageError, VirtualPath};
 impl Session {
     pub(super) fn cwd(&mut self, path: &str) {
         let target = self.resolve(path).and_then(|v| {
-            let meta = self.config.storage.stat(&v)?;
+            let meta = self.storage().stat(&v)?;
             if meta.is_dir() {
                 Ok(v)
             } else {
@@ -33,10 +34,12 @@ impl Session {
     }
 
     /// The metadata of the regular file `path` (SIZE and MDTM apply to
-    /// files only: RFC 3659 §3.1, §4.1).
+    /// files only: RFC 3659 §3.1, §4.1). They need `list` or `download`:
+    /// a listing shows the same facts, and a download client asks them.
     fn file_meta(&self, path: &str) -> Result<Metadata, Failure> {
         let v = self.resolve(path)?;
-        let meta = self.config.storage.stat(&v)?;
+        self.allow_any(&v, &[Permission::List, Permission::Download])?;
+        let meta = self.storage().stat(&v)?;
         if meta.is_dir() {
             return Err(StorageError::IsADirectory(v).into());
         }
@@ -60,16 +63,19 @@ impl Session {
         }
     }
 
-    /// Runs a storage operation on `path`, answering `ok(path)` on success.
+    /// Runs a storage operation on `path` if the account has `permission`
+    /// there, answering `ok(path)` on success.
     fn on_path(
         &mut self,
         path: &str,
-        op: impl FnOnce(&Self, &VirtualPath) -> Result<(), StorageError>,
+        permission: Permission,
+        op: impl FnOnce(&Self, &VirtualPath) -> Result<(), Failure>,
         ok: impl FnOnce(&VirtualPath) -> Reply,
     ) {
-        let done = self
-            .resolve(path)
-            .and_then(|v| op(self, &v).map(|_| v).map_err(Failure::from));
+        let done = self.resolve(path).and_then(|v| {
+            self.allow(&v, permission)?;
+            op(self, &v).map(|_| v)
+        });
         match done {
             Ok(v) => self.send(ok(&v)),
             Err(e) => self.fail(e),
@@ -79,7 +85,8 @@ impl Session {
     pub(super) fn mkd(&mut self, path: &str) {
         self.on_path(
             path,
-            |s, v| s.config.storage.mkdir(v),
+            Permission::Mkdir,
+            |s, v| Ok(s.storage().mkdir(v)?),
             |v| Reply::new(ReplyCode::PATH_CREATED, format!("{} created", v.quoted())),
         )
     }
@@ -87,7 +94,8 @@ impl Session {
     pub(super) fn rmd(&mut self, path: &str) {
         self.on_path(
             path,
-            |s, v| s.config.storage.rmdir(v),
+            Permission::Rmdir,
+            |s, v| Ok(s.storage().rmdir(v)?),
             |v| Reply::new(ReplyCode::FILE_ACTION_OK, format!("{v}: directory removed")),
         )
     }
@@ -95,7 +103,8 @@ impl Session {
     pub(super) fn dele(&mut self, path: &str) {
         self.on_path(
             path,
-            |s, v| s.config.storage.delete(v),
+            Permission::Delete,
+            |s, v| Ok(s.storage().delete(v)?),
             |v| Reply::new(ReplyCode::FILE_ACTION_OK, format!("{v}: file deleted")),
         )
     }
@@ -107,8 +116,9 @@ impl Session {
                     StorageError::InvalidName("the root directory cannot be replaced").into(),
                 );
             }
+            self.allow(&v, Permission::Rename)?;
             // The entry itself: a link is renamed, not followed.
-            self.config.storage.lstat(&v)?;
+            self.storage().lstat(&v)?;
             Ok(v)
         });
         match named {
@@ -130,15 +140,24 @@ impl Session {
         };
         self.on_path(
             path,
-            |s, to| s.config.storage.rename(&from, to),
+            Permission::Rename,
+            |s, to| {
+                // Renaming onto an existing name destroys what was there,
+                // as STOR onto it would.
+                if s.storage().lstat(to).is_ok() {
+                    s.allow(to, Permission::Overwrite)?;
+                }
+                Ok(s.storage().rename(&from, to)?)
+            },
             |to| Reply::new(ReplyCode::FILE_ACTION_OK, format!("renamed {from} to {to}")),
         )
     }
 
     pub(super) fn mlst(&mut self, arg: Option<&str>) {
-        let writable = !self.config.read_only;
         let entry = self.resolve(arg.unwrap_or(".")).and_then(|v| {
-            let entry = mlsx::mlst(self.config.storage.as_ref(), &v, self.facts, writable)?;
+            self.allow(&v, Permission::List)?;
+            let writable = self.writable(&v);
+            let entry = mlsx::mlst(self.storage().as_ref(), &v, self.facts, writable)?;
             Ok((v, entry))
         });
         match entry {
@@ -159,7 +178,8 @@ impl Session {
     pub(super) fn stat_path(&mut self, arg: &str) {
         let (flags, path) = split_flags(Some(arg));
         let listed = self.resolve(path.unwrap_or(".")).and_then(|v| {
-            let listing = Listing::open(&self.config.storage, &v, Format::Long(flags))?;
+            self.allow(&v, Permission::List)?;
+            let listing = Listing::open(self.storage(), &v, Format::Long(flags))?;
             Ok(ListingReply {
                 code: ReplyCode::FILE_STATUS,
                 first: format!("Status of {v}:"),

@@ -9,7 +9,7 @@ use crate::server::transfer::Plan;
 impl Session {
     pub(super) fn feat(&mut self) {
         let mlst = self.facts.feat();
-        let features = self.config.storage.features();
+        let features = self.storage().features();
         let mut lines = vec!["Features:", " EPRT", " EPSV", " MDTM", &mlst, " PASV"];
         // REST STREAM (RFC 3659 §5) only where the storage can resume.
         if features.read_at_offset {

@@ -27,6 +27,8 @@
 //! names is joined to the working directory here and handed to the storage
 //! as a [`VirtualPath`], which keeps it inside the root.
 
+#[cfg(test)]
+mod accounts_tests;
 mod files;
 mod info;
 mod login;
@@ -41,7 +43,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::auth::{Auth, Login};
+use super::accounts::{Account, Accounts, LiveAccounts, Permission, UserSlot};
+use super::auth::Login;
 use super::failure::Failure;
 use super::listing::ListingReply;
 use super::log::Direction;
@@ -57,10 +60,11 @@ use security::{TlsPolicy, TlsState};
 /// What every session of a server is configured with.
 #[derive(Debug)]
 pub struct Config {
-    /// The served tree.
+    /// The served tree; each session sees its account's home of it.
     pub storage: Arc<dyn Storage>,
-    /// Who may log in.
-    pub auth: Auth,
+    /// Who may log in, with each account's home, permissions and limits;
+    /// a reload replaces them while sessions run.
+    pub accounts: Arc<LiveAccounts>,
     /// Refuse every command that writes.
     pub read_only: bool,
     /// A control connection idle this long is closed with 421.
@@ -191,6 +195,20 @@ struct Running {
     abors: u32,
 }
 
+/// What a logged-in session works with.
+#[derive(Debug)]
+struct Active {
+    /// The account as of the last command (a reload may change it).
+    account: Account,
+    /// The account's home, as a back end whose `/` is the home.
+    storage: Arc<dyn Storage>,
+    /// The accounts `account` was read from: another `Arc` in
+    /// [`LiveAccounts`] means a reload happened since.
+    from: Arc<Accounts>,
+    /// The session's place in the user's count (`max_sessions`).
+    _slot: UserSlot,
+}
+
 /// What PASV or EPSV waits for from the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PassiveRequest {
@@ -205,6 +223,8 @@ pub struct Session {
     peer: SocketAddr,
     local: SocketAddr,
     state: State,
+    /// The account, its storage and its slot, while logged in.
+    active: Option<Active>,
     failures: u32,
     cwd: VirtualPath,
     transfer_type: TransferType,
@@ -238,6 +258,7 @@ impl Session {
             peer,
             local,
             state: State::AwaitUser,
+            active: None,
             failures: 0,
             cwd: VirtualPath::root(),
             transfer_type: TransferType::Ascii,
@@ -266,6 +287,12 @@ impl Session {
             State::LoggedIn { user } | State::AwaitPass { user } => Some(user),
             State::AwaitUser => None,
         }
+    }
+
+    /// The account logged in with, as of the last command: its home,
+    /// permissions, rates and limits (drivers read the rates here).
+    pub fn account(&self) -> Option<&Account> {
+        self.active.as_ref().map(|a| &a.account)
     }
 
     /// True once the session has asked to close: feed it nothing more.
@@ -323,7 +350,7 @@ impl Session {
             Event::Connected => {
                 self.last_input = Some(now.instant);
                 self.login_started = Some(now.instant);
-                let greeting = if self.config.auth.anonymous {
+                let greeting = if self.config.accounts.current().auth.anonymous {
                     "FTP server ready; log in as anonymous"
                 } else {
                     "FTP server ready; log in with your user name"
@@ -454,6 +481,17 @@ impl Session {
                 "not logged in: log in with USER and PASS first",
             );
         }
+        if logged_in && !self.refresh_account() {
+            let user = self.user().unwrap_or_default().to_string();
+            self.reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                format!(
+                    "the account {user} no longer exists on this server; closing the connection"
+                ),
+            );
+            self.log("closed: the account was removed by a configuration reload".to_string());
+            return self.close();
+        }
         if verb.writes && self.config.read_only {
             // A refused transfer still uses up the data port, like any other.
             if matches!(command, Stor(_) | Stou | Appe(_)) {
@@ -555,6 +593,7 @@ impl Session {
 
     fn close(&mut self) {
         self.set_plan(None);
+        self.active = None;
         self.closed = true;
         self.act(Action::Close);
     }
@@ -565,6 +604,61 @@ impl Session {
         self.plan_expires = None;
         if let Some(Plan::Passive { .. }) = std::mem::replace(&mut self.plan, plan) {
             self.act(Action::ClosePassive);
+        }
+    }
+
+    /// What this session reaches: its account's home once logged in, the
+    /// served tree before (which only FEAT looks at).
+    fn storage(&self) -> &Arc<dyn Storage> {
+        self.active
+            .as_ref()
+            .map_or(&self.config.storage, |a| &a.storage)
+    }
+
+    /// `Ok` when the account may do `permission` at `path` (550 naming the
+    /// permission otherwise). MFMT checks [`Permission::Overwrite`] here.
+    pub(super) fn allow(&self, path: &VirtualPath, permission: Permission) -> Result<(), Failure> {
+        match &self.active {
+            Some(a) => Ok(a.account.rules.check(path, permission)?),
+            None => Ok(()),
+        }
+    }
+
+    /// `Ok` when the account may do any of `any` at `path`.
+    fn allow_any(&self, path: &VirtualPath, any: &[Permission]) -> Result<(), Failure> {
+        match &self.active {
+            Some(a) => Ok(a.account.rules.check_any(path, any)?),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether MLSx may show write facts (`perm`) for `path`.
+    fn writable(&self, path: &VirtualPath) -> bool {
+        !self.config.read_only
+            && self
+                .active
+                .as_ref()
+                .is_none_or(|a| a.account.rules.at(path).writes())
+    }
+
+    /// Takes in a reload: the session's account as the live accounts have
+    /// it now. False when the account is gone (the session must end). The
+    /// home stays the one logged in to until the next login.
+    fn refresh_account(&mut self) -> bool {
+        let Some(active) = self.active.as_mut() else {
+            return true;
+        };
+        let now = self.config.accounts.current();
+        if Arc::ptr_eq(&now, &active.from) {
+            return true;
+        }
+        match now.named(&active.account.name) {
+            Some(account) => {
+                active.account = account.clone();
+                active.from = Arc::clone(&now);
+                true
+            }
+            None => false,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::security::TlsPolicy;
 use super::Config;
 use crate::protocol::Reply;
+use crate::server::accounts::{Accounts, LiveAccounts};
 use crate::server::auth::{hash_password, Auth, Users};
 use crate::server::driver::memory::{DataMode, MemoryDriver};
 use crate::storage::LocalDisk;
@@ -28,10 +29,13 @@ fn fixture_with(read_only: bool, users: Option<Users>, tls: TlsPolicy) -> Fixtur
     std::fs::write(dir.path().join("secret"), b"outside").unwrap();
     let config = Arc::new(Config {
         storage: Arc::new(LocalDisk::new(&root).unwrap()),
-        auth: Auth {
-            anonymous: true,
-            users,
-        },
+        accounts: Arc::new(LiveAccounts::new(Accounts::open(
+            Auth {
+                anonymous: true,
+                users,
+            },
+            read_only,
+        ))),
         read_only,
         idle_timeout: Duration::from_secs(300),
         login_timeout: Duration::from_secs(30),

@@ -14,6 +14,7 @@ use super::{Action, LogEntry, PassiveRequest, Running, Session};
 use crate::protocol::address::{format_epsv_port, format_host_port};
 use crate::protocol::command::EpsvMode;
 use crate::protocol::{ReplyCode, TransferType};
+use crate::server::accounts::Permission;
 use crate::server::failure::Failure;
 use crate::server::listing::{split_flags, Format, Listing};
 use crate::server::log::Direction;
@@ -188,7 +189,8 @@ impl Session {
 
     pub(super) fn retr(&mut self, path: &str, rest: u64) {
         let prepared = self.resolve(path).and_then(|v| {
-            let file = self.config.storage.open_read(&v, rest)?;
+            self.allow(&v, Permission::Download)?;
+            let file = self.storage().open_read(&v, rest)?;
             let opening = format!(
                 "opening {} mode data connection for {v} ({} bytes)",
                 self.mode_name(),
@@ -205,10 +207,12 @@ impl Session {
         self.begin(prepared)
     }
 
-    fn upload(&mut self, path: &str, keep: Keep, no_clobber: bool) {
+    /// STOR, APPE, REST + STOR and STOU (`stou`: a fresh name).
+    fn upload(&mut self, path: &str, keep: Keep, stou: bool) {
         let prepared = self.resolve(path).and_then(|v| {
-            let upload = self.config.storage.begin_upload(&v, keep, no_clobber)?;
-            let (opening, note) = if no_clobber {
+            let no_clobber = self.may_not_replace(&v, keep)? || stou;
+            let upload = self.storage().begin_upload(&v, keep, no_clobber)?;
+            let (opening, note) = if stou {
                 // RFC 1123 §4.1.2.9: the 150 reply to STOU names the file.
                 let name = v.file_name().unwrap_or_default().to_string();
                 (format!("FILE: {name}"), Some(format!("stored as {name}")))
@@ -229,6 +233,25 @@ impl Session {
         self.begin(prepared)
     }
 
+    /// Checks the permissions of an upload to `v`: `append` to keep any of
+    /// the old file (APPE, REST + STOR), `upload` for a new name, and
+    /// `overwrite` too for an existing one. True when the account may not
+    /// replace a file there: the upload is then made no-clobber, so that
+    /// a file created by someone else after this check is not replaced
+    /// either (the commit fails instead).
+    fn may_not_replace(&self, v: &VirtualPath, keep: Keep) -> Result<bool, Failure> {
+        if keep != Keep::Nothing {
+            self.allow(v, Permission::Append)?;
+            return Ok(false);
+        }
+        self.allow(v, Permission::Upload)?;
+        let exists = self.storage().lstat(v).is_ok();
+        if exists {
+            self.allow(v, Permission::Overwrite)?;
+        }
+        Ok(self.allow(v, Permission::Overwrite).is_err())
+    }
+
     pub(super) fn stor(&mut self, path: &str, rest: u64) {
         let keep = if rest > 0 {
             Keep::First(rest)
@@ -244,7 +267,7 @@ impl Session {
 
     pub(super) fn stou(&mut self) {
         let stem = format!("stou.{}", mdtm(self.now));
-        match self.config.storage.unique_name(&self.cwd, &stem) {
+        match self.storage().unique_name(&self.cwd, &stem) {
             Ok(v) => self.upload(v.as_str(), Keep::Nothing, true),
             Err(e) => self.begin(Err(e.into())),
         }
@@ -252,7 +275,8 @@ impl Session {
 
     fn listing(&mut self, path: Option<&str>, format: Format) {
         let prepared = self.resolve(path.unwrap_or(".")).and_then(|v| {
-            let listing = match Listing::open(&self.config.storage, &v, format) {
+            self.allow(&v, Permission::List)?;
+            let listing = match Listing::open(self.storage(), &v, format) {
                 Err(StorageError::NotADirectory(v)) if matches!(format, Format::Machine { .. }) => {
                     return Err(Failure::MlsdOfAFile(v));
                 }
@@ -280,9 +304,11 @@ impl Session {
     }
 
     pub(super) fn mlsd(&mut self, arg: Option<&str>) {
+        let dir = self.resolve(arg.unwrap_or("."));
+        let writable = dir.is_ok_and(|v| self.writable(&v));
         let format = Format::Machine {
             facts: self.facts,
-            writable: !self.config.read_only,
+            writable,
         };
         self.listing(arg, format)
     }

@@ -447,6 +447,23 @@ impl Storage for LocalDisk {
         Ok(removed)
     }
 
+    /// The home opened as a directory handle beneath this root, which
+    /// then is the authority for everything the subtree reaches: paths are
+    /// resolved beneath *it* (`RESOLVE_BENEATH` relative to the home), so
+    /// a link inside the home that points elsewhere in the root is refused
+    /// like one pointing out of the root. The subtree shares this disk's
+    /// registry of uploads in progress, so shutdown still removes every
+    /// one, and the process-wide set of resumed targets (see [`resume`]),
+    /// so the one-resume-per-target rule holds across homes that overlap.
+    fn subtree(&self, home: &VirtualPath) -> Result<Arc<dyn Storage>, StorageError> {
+        let dir = self.open_dir(home)?;
+        Ok(Arc::new(LocalDisk {
+            dir: Arc::new(dir),
+            path: self.path.join(home.relative()),
+            active: Arc::clone(&self.active),
+        }))
+    }
+
     fn abort_active_uploads(&self) -> usize {
         let active = std::mem::take(&mut *self.active.lock().expect("registry lock"));
         active

@@ -877,3 +877,118 @@ fn concurrent_appends_all_land_or_are_refused() {
     assert!(!landed.is_empty());
     assert_eq!(on_disk, landed, "every committed append is in the file");
 }
+
+/// A user's home as a back end: `/` is the home, and a link inside the
+/// home pointing elsewhere in the served root (another user's home, the
+/// root itself) leads nowhere, for every kind of operation.
+#[test]
+fn a_subtree_never_leaves_its_home_even_by_a_link_into_the_root() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("home/alice")).unwrap();
+    std::fs::create_dir_all(r.join("home/bob")).unwrap();
+    std::fs::write(r.join("home/bob/secret"), b"bob's").unwrap();
+    std::fs::write(r.join("top"), b"root's").unwrap();
+    std::fs::write(r.join("home/alice/mine"), b"alice's").unwrap();
+    // The attack: links that stay inside the served root but leave the home.
+    symlink("../bob", r.join("home/alice/tobob")).unwrap();
+    symlink("../..", r.join("home/alice/toroot")).unwrap();
+    symlink("mine", r.join("home/alice/ok")).unwrap();
+    let disk = LocalDisk::new(r).unwrap();
+    let home = disk.subtree(&v("home/alice")).unwrap();
+
+    assert_eq!(read_all_dyn(home.as_ref(), "mine"), b"alice's");
+    assert_eq!(read_all_dyn(home.as_ref(), "ok"), b"alice's");
+    let names: Vec<String> = home
+        .list(&VirtualPath::root())
+        .unwrap()
+        .map(|e| e.unwrap().name)
+        .collect();
+    assert!(names.contains(&"mine".to_string()), "{names:?}");
+    for path in [
+        "tobob/secret",
+        "toroot/top",
+        "toroot/home/bob/secret",
+        "../bob/secret",
+    ] {
+        let p = VirtualPath::root().join(path).unwrap();
+        assert!(
+            matches!(home.stat(&p), Err(StorageError::NotFound(_))),
+            "{path}"
+        );
+        assert!(home.open_read(&p, 0).is_err(), "{path}");
+    }
+    assert!(matches!(
+        home.list(&v("tobob")),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(home
+        .begin_upload(&v("tobob/planted"), Keep::Nothing, false)
+        .is_err());
+    assert!(home.mkdir(&v("toroot/made")).is_err());
+    assert!(home.delete(&v("tobob/secret")).is_err());
+    assert!(home.rename(&v("mine"), &v("tobob/stolen")).is_err());
+    assert!(home.rename(&v("tobob/secret"), &v("got")).is_err());
+    assert_eq!(std::fs::read(r.join("home/bob/secret")).unwrap(), b"bob's");
+    assert!(!r.join("home/bob/planted").exists());
+    assert!(!r.join("home/bob/stolen").exists());
+    assert!(!r.join("made").exists());
+    assert!(!r.join("home/alice/got").exists());
+
+    // What the home itself holds works as on any back end.
+    let mut up = home.begin_upload(&v("new"), Keep::Nothing, false).unwrap();
+    up.write_all(b"fresh").unwrap();
+    up.commit().unwrap();
+    assert_eq!(std::fs::read(r.join("home/alice/new")).unwrap(), b"fresh");
+}
+
+#[test]
+fn a_subtree_shares_the_uploads_in_progress_with_its_root() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("home/a")).unwrap();
+    std::fs::write(root.path().join("home/a/f"), b"abc").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let home = disk.subtree(&v("home/a")).unwrap();
+    // One resume per target, whichever view began it.
+    let first = home.begin_upload(&v("f"), Keep::All, false).unwrap();
+    assert!(matches!(
+        disk.begin_upload(&v("home/a/f"), Keep::All, false),
+        Err(StorageError::Busy(_))
+    ));
+    let _second = home.begin_upload(&v("g"), Keep::Nothing, false).unwrap();
+    // Shutdown goes through the root's disk and still finds both.
+    assert_eq!(disk.abort_active_uploads(), 2);
+    assert_eq!(temps_under(root.path()), Vec::<PathBuf>::new());
+    drop(first);
+}
+
+#[test]
+fn a_subtree_must_be_an_existing_directory_inside() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("f"), b"x").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    symlink(outside.path(), root.path().join("out")).unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    assert!(matches!(
+        disk.subtree(&v("missing")),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        disk.subtree(&v("f")),
+        Err(StorageError::NotADirectory(_))
+    ));
+    assert!(matches!(
+        disk.subtree(&v("out")),
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+fn read_all_dyn(storage: &dyn Storage, path: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    storage
+        .open_read(&VirtualPath::root().join(path).unwrap(), 0)
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

@@ -1,0 +1,175 @@
+//! Accounts in the state machine, driven from memory: homes as `/`,
+//! permission refusals, reloads taking effect at the next command (a
+//! removed account's session ends with 421 after its running transfer),
+//! and the no-clobber upload of an account that may not overwrite.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use super::security::TlsPolicy;
+use super::Config;
+use crate::protocol::Reply;
+use crate::server::accounts::{
+    Account, Accounts, LiveAccounts, Permission, PermissionSet, Rules, ANONYMOUS,
+};
+use crate::server::auth::{hash_password, Auth, Users};
+use crate::server::driver::memory::{DataMode, MemoryDriver};
+use crate::storage::{LocalDisk, VirtualPath};
+
+fn hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password("pw"))
+}
+
+fn account(name: &str, home: &str, set: &[Permission]) -> Account {
+    Account {
+        home: VirtualPath::root().join(home).unwrap(),
+        rules: Rules::uniform(set.iter().copied().collect()),
+        ..Account::everywhere(name, Rules::uniform(PermissionSet::NONE))
+    }
+}
+
+/// Accounts with passwords "pw" for `users`, and anonymous on /pub.
+fn accounts(users: Vec<Account>) -> Accounts {
+    let mut passwords = Users::default();
+    for u in &users {
+        passwords.add(&u.name, hash()).unwrap();
+    }
+    let anonymous = account(ANONYMOUS, "/pub", &[Permission::List, Permission::Download]);
+    Accounts::new(
+        Auth {
+            users: Some(passwords),
+            anonymous: true,
+        },
+        Some(anonymous),
+        users,
+    )
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    config: Arc<Config>,
+}
+
+fn fixture(users: Vec<Account>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for d in ["pub", "drop", "home/alice"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("pub/readme"), b"hello").unwrap();
+    std::fs::write(root.join("top"), b"root's").unwrap();
+    let config = Arc::new(Config {
+        storage: Arc::new(LocalDisk::new(&root).unwrap()),
+        accounts: Arc::new(LiveAccounts::new(accounts(users))),
+        read_only: false,
+        idle_timeout: Duration::from_secs(300),
+        login_timeout: Duration::from_secs(30),
+        data_timeout: Duration::from_secs(60),
+        failed_login_delay: Duration::from_secs(1),
+        pasv_address: None,
+        tls: TlsPolicy::default(),
+    });
+    Fixture {
+        _dir: dir,
+        root,
+        config,
+    }
+}
+
+fn codes(replies: &[Reply]) -> Vec<u16> {
+    replies.iter().map(|r| r.code().as_u16()).collect()
+}
+
+fn login(f: &Fixture, name: &str) -> MemoryDriver {
+    let mut d = MemoryDriver::new(Arc::clone(&f.config));
+    assert_eq!(codes(&d.command(&format!("USER {name}"))), [331]);
+    assert_eq!(codes(&d.command("PASS pw")), [230]);
+    d
+}
+
+#[test]
+fn anonymous_sees_its_home_as_the_root_and_may_only_read() {
+    let f = fixture(Vec::new());
+    let mut d = login(&f, "anonymous");
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR /readme")), [150, 226]);
+    assert_eq!(d.received(), b"hello");
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR ../top")), [550]);
+    d.command("EPSV");
+    let refused = d.command("STOR new");
+    assert_eq!(codes(&refused), [550]);
+    assert_eq!(
+        refused[0].lines()[0],
+        "Permission denied: your account lacks the \"upload\" permission for /new."
+    );
+    assert!(!d.passive_open(), "a refused STOR uses up the data port");
+    assert!(!f.root.join("pub/new").exists());
+}
+
+#[test]
+fn a_removed_account_ends_with_421_after_its_running_transfer() {
+    let alice = account("alice", "/home/alice", &[Permission::Download]);
+    let f = fixture(vec![alice.clone()]);
+    std::fs::write(f.root.join("home/alice/f"), b"data").unwrap();
+    let mut d = login(&f, "alice");
+    d.set_data_mode(DataMode::Hold);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR f")), [150]);
+    // The reload removes alice while her download runs; a line she sends
+    // meanwhile waits for the download's reply.
+    f.config.accounts.replace(accounts(Vec::new()));
+    assert!(d.command("NOOP").is_empty());
+    let replies = d.complete_transfer();
+    assert_eq!(codes(&replies), [226, 421], "{replies:?}");
+    assert!(d.is_closed());
+    assert_eq!(f.config.accounts.sessions_of("alice"), 0);
+}
+
+#[test]
+fn a_reload_changes_permissions_at_the_next_command() {
+    let f = fixture(vec![account("drop", "/drop", &[Permission::Upload])]);
+    let mut d = login(&f, "drop");
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("NLST")), [550]);
+    f.config.accounts.replace(accounts(vec![account(
+        "drop",
+        "/drop",
+        &[Permission::Upload, Permission::List],
+    )]));
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("NLST")), [150, 226]);
+}
+
+#[test]
+fn an_upload_without_overwrite_never_replaces_a_file_that_appears_meanwhile() {
+    let f = fixture(vec![account("drop", "/drop", &[Permission::Upload])]);
+    let mut d = login(&f, "drop");
+    d.set_data_mode(DataMode::Hold);
+    d.set_upload(b"mine");
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("STOR x")), [150]);
+    // Someone else puts x there after the check.
+    std::fs::write(f.root.join("drop/x"), b"theirs").unwrap();
+    let replies = d.complete_transfer();
+    assert_ne!(codes(&replies), [226], "{replies:?}");
+    assert_eq!(std::fs::read(f.root.join("drop/x")).unwrap(), b"theirs");
+}
+
+#[test]
+fn max_sessions_counts_logged_in_sessions_and_rein_frees_one() {
+    let mut carol = account("carol", "/", &[Permission::List]);
+    carol.max_sessions = Some(1);
+    let f = fixture(vec![carol]);
+    let mut first = login(&f, "carol");
+    let mut second = MemoryDriver::new(Arc::clone(&f.config));
+    second.command("USER carol");
+    let refused = second.command("PASS pw");
+    assert_eq!(codes(&refused), [530]);
+    assert!(refused[0].lines()[0].contains("at most 1 session at once"));
+    assert_eq!(codes(&first.command("REIN")), [220]);
+    second.command("USER carol");
+    assert_eq!(codes(&second.command("PASS pw")), [230]);
+}
