@@ -116,6 +116,11 @@ pub const VERBS: &[Verb] = &[
         "MDTM <path>",
         "modification time of a file (YYYYMMDDHHMMSS, UTC)",
     ),
+    writes(verb(
+        "MFMT",
+        "MFMT <YYYYMMDDHHMMSS> <path>",
+        "set the modification time of a file (UTC)",
+    )),
     verb(
         "TYPE",
         "TYPE A | TYPE I | TYPE L 8",
