@@ -227,6 +227,7 @@ mod tests {
                     "7",
                     "1,2,3,4,5,6",
                     "|1|127.0.0.1|5000|",
+                    "20210304050607 x",
                 ]
                 .iter()
                 .map(|arg| parse_command(&format!("{name} {arg}")))
