@@ -34,6 +34,8 @@ pub mod editor;
 mod files;
 pub mod glob;
 mod login;
+pub mod mirror;
+pub mod netrc;
 pub mod shell;
 pub mod target;
 pub mod tls;
@@ -207,6 +209,23 @@ pub struct Client {
     pub interrupt: Arc<AtomicBool>,
     /// The server's greeting.
     pub greeting: Reply,
+    /// FEAT's lines, once asked.
+    features: Option<Vec<String>>,
+    /// How this server sets a file's time, once found out.
+    time_setter: TimeSetter,
+}
+
+/// How a server takes a file's modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeSetter {
+    /// Not tried yet.
+    Unknown,
+    /// MFMT (draft-somers-ftp-mfxx).
+    Mfmt,
+    /// `MDTM YYYYMMDDHHMMSS FILE` (vsftpd).
+    Mdtm,
+    /// Neither works.
+    Unsupported,
 }
 
 impl Client {
@@ -325,6 +344,8 @@ impl Client {
             ascii: false,
             interrupt: Arc::default(),
             greeting: Reply::new(ReplyCode::SERVICE_READY, ""),
+            features: None,
+            time_setter: TimeSetter::Unknown,
         };
         client.read_greeting()?;
         if let (TlsMode::Explicit, Some(tls)) = (mode, &tls) {

@@ -66,6 +66,7 @@ pub const COMMANDS: &[Spec] = &[
     spec!("rename", [], "rename FROM TO", "rename a remote file or directory", 2, 2, true, Remote, rename),
     spec!("size", [], "size FILE", "print the size of a remote file in bytes", 1, 1, true, Remote, size),
     spec!("modtime", [], "modtime FILE", "print when a remote file was last modified (UTC)", 1, 1, true, Remote, modtime),
+    spec!("mirror", [], "mirror [-R] [OPTIONS] SRC [DST]", "copy a directory tree: remote SRC to local DST, or with -R local SRC to remote DST", 1, ANY, true, Remote, mirror),
     spec!("lcd", [], "lcd [DIR]", "change the local directory (default: home)", 0, 1, false, Local, lcd),
     spec!("lpwd", [], "lpwd", "print the local directory", 0, 0, false, None, lpwd),
     spec!("lls", [], "lls [DIR]", "list a local directory", 0, 1, false, Local, lls),

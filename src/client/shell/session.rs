@@ -36,6 +36,7 @@ pub fn connect(
     };
     let mut client = Client::connect_with(&target.host, port, settings.timeout, &security)?;
     client.verbose = settings.verbose;
+    settings.target = Some((host.to_string(), Some(port)));
     Ok(client)
 }
 
