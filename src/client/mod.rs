@@ -23,12 +23,16 @@
 //!
 //! - [`shell`]: the `ftp>` command loop and batch semantics, built on [`Client`].
 //! - [`tls`]: whom to trust, and the TLS configuration of a session.
-//! - [`target`]: `HOST`, `ftp://HOST[:PORT]/` and `ftps://HOST[:PORT]/`.
+//! - [`target`]: `HOST`, and `ftp://` and `ftps://` URLs with user,
+//!   password and path.
+//! - [`netrc`], [`credentials`]: `~/.netrc`, and who to log in as.
+//! - [`mirror`]: copying directory trees both ways, over N sessions.
 //! - [`copy`]: the data copy loop with progress, Ctrl-C and TYPE A.
 //! - [`words`], [`glob`]: command-line words and wildcard patterns.
 //! - [`editor`]: line editing, history and completion at a terminal.
 
 pub mod copy;
+pub mod credentials;
 mod data_channel;
 pub mod editor;
 mod files;

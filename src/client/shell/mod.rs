@@ -79,6 +79,8 @@ pub struct Settings {
     /// Where the session was opened (HOST or URL as given, and PORT), so
     /// that `mirror --parallel` can open more sessions like it.
     pub target: Option<(String, Option<u16>)>,
+    /// The netrc file `open` reads for a host when no user is given.
+    pub netrc: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -95,6 +97,7 @@ impl Settings {
             trust: Trust::System,
             tls: None,
             target: None,
+            netrc: None,
         }
     }
 
