@@ -6,9 +6,10 @@
 //! lines are read: the size column, and a date to the minute for the last
 //! six months (`Nov 24 06:05`, the year inferred) or to the day before
 //! (`Nov 24  2025`), taken as UTC, which is what vsftpd and pyftpdlib send
-//! by default. LIST is asked after CWD into the directory and without an
-//! argument, since servers read LIST's argument as options or a glob and
-//! a name with spaces or brackets would be misread.
+//! by default. LIST is asked after CWD into the directory, with `-a` (so
+//! that dot files are listed) and no path, since servers read LIST's
+//! argument as options or a glob and a name with spaces or brackets would
+//! be misread.
 //!
 //! Links, `.`/`..` and `.NAME.part` files are left out.
 
@@ -40,7 +41,8 @@ pub fn walk(client: &mut Client, root: &str) -> Result<Option<Tree>> {
         } else {
             client
                 .cwd(&dir)
-                .and_then(|_| client.list(None, true))
+                // -a: dot files too (vsftpd hides them otherwise).
+                .and_then(|_| client.list(Some("-a"), true))
                 .map(|text| parse_list(&text, now))
         };
         let entries = match entries {
