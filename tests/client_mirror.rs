@@ -309,3 +309,40 @@ fn a_missing_remote_directory_is_an_error_with_its_name() {
     );
     assert!(!work.path().join("copy").exists());
 }
+
+#[test]
+fn mirror_and_a_file_url_work_over_implicit_tls_with_parallel_sessions() {
+    let (server, implicit) =
+        Server::start_implicit_tls(&["--tls-self-signed", "--implicit-tls-port", "0"]);
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path().join("site");
+    make_site(&site);
+    let url = format!("ftps://127.0.0.1:{}/", implicit.port());
+    let run = |commands: &str, url: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cli"));
+        cmd.current_dir(work.path())
+            .env_remove("FTP_PASSWORD")
+            .env_remove("NETRC")
+            .env("HOME", work.path())
+            .args(["--timeout", "20", "--insecure"]);
+        if !commands.is_empty() {
+            cmd.args(["-c", commands]);
+        }
+        cmd.arg(url);
+        common::run_with_timeout(cmd, b"", common::PROCESS_TIMEOUT)
+    };
+    let out = run("mirror -R --parallel 3 site /www", &url);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_same_tree(&server.root().join("www"), &site);
+    let out = run("mirror --parallel 3 /www copy", &url);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_same_tree(&work.path().join("copy"), &site);
+    // A file URL on ftps:// is fetched over TLS too.
+    let file = format!("ftps://127.0.0.1:{}/www/index.html", implicit.port());
+    let out = run("", &file);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        fs::read(work.path().join("index.html")).unwrap(),
+        fs::read(site.join("index.html")).unwrap()
+    );
+}
