@@ -187,6 +187,14 @@ fn parallel_sessions_give_the_same_tree() {
     }
     let out = cli(&server, work.path(), "mirror -R --parallel 4 site /www");
     assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stderr.contains("another session"), "{out}");
+    // Four sessions logged in: the first and three more.
+    let logins = |s: &Server| s.log().matches("logged in").count();
+    assert!(
+        server.wait_for_log("logged in", Duration::from_secs(5)) && logins(&server) >= 4,
+        "{}",
+        server.log()
+    );
     assert_eq!(summary(&out).0, 47, "{out}");
     assert_same_tree(&server.root().join("www"), &site);
     let out = cli(&server, work.path(), "mirror --parallel 4 /www copy");
@@ -333,9 +341,11 @@ fn mirror_and_a_file_url_work_over_implicit_tls_with_parallel_sessions() {
     };
     let out = run("mirror -R --parallel 3 site /www", &url);
     assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stderr.contains("another session"), "{out}");
     assert_same_tree(&server.root().join("www"), &site);
     let out = run("mirror --parallel 3 /www copy", &url);
     assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stderr.contains("another session"), "{out}");
     assert_same_tree(&work.path().join("copy"), &site);
     // A file URL on ftps:// is fetched over TLS too.
     let file = format!("ftps://127.0.0.1:{}/www/index.html", implicit.port());

@@ -21,6 +21,7 @@ pub fn connect(
     port: Option<u16>,
 ) -> Result<Client, ShellError> {
     let target = Target::parse(host).map_err(ShellError::Usage)?;
+    let given_port = port;
     let port = match (port, target.port) {
         (Some(_), Some(_)) => {
             return Err(ShellError::Usage(format!(
@@ -37,7 +38,7 @@ pub fn connect(
     };
     let mut client = Client::connect_with(&target.host, port, settings.timeout, &security)?;
     client.verbose = settings.verbose;
-    settings.target = Some((host.to_string(), Some(port)));
+    settings.target = Some((host.to_string(), given_port));
     Ok(client)
 }
 
