@@ -356,3 +356,47 @@ fn mirror_and_a_file_url_work_over_implicit_tls_with_parallel_sessions() {
         fs::read(site.join("index.html")).unwrap()
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_mirror_keeps_its_part_and_deletes_nothing() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let size = 256 * 1024 * 1024;
+    fs::create_dir(server.root().join("pub")).unwrap();
+    write_random_file(&server.root().join("pub/a.iso"), size, 9);
+    write_random_file(&server.root().join("pub/b.iso"), 1000, 10);
+    fs::create_dir(work.path().join("copy")).unwrap();
+    fs::write(work.path().join("copy/extra"), b"x").unwrap();
+    let part = work.path().join("copy/.a.iso.part");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_cli"))
+        .current_dir(work.path())
+        .args(["-c", "mirror --delete /pub copy", "127.0.0.1"])
+        .arg(server.port().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::metadata(&part).is_ok_and(|m| m.len() > 0) {
+        assert!(Instant::now() < deadline, "the part never appeared");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(part.exists(), "the part is kept for --continue: {stderr}");
+    assert!(work.path().join("copy/extra").exists(), "nothing deleted");
+    assert!(!work.path().join("copy/a.iso").exists());
+
+    let out = cli(&server, work.path(), "mirror --delete --continue /pub copy");
+    assert_eq!(out.code(), 0, "{out}");
+    assert_same_tree(&work.path().join("copy"), &server.root().join("pub"));
+}

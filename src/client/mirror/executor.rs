@@ -107,6 +107,14 @@ pub(super) fn execute(
         let _ = c.quit();
     }
     let mut summary = work.summary.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Stopped by Ctrl-C: what was not copied failed, and nothing is
+    // deleted from a target that is not yet a copy.
+    let left = work.queue.into_inner().map(|q| q.len()).unwrap_or(0);
+    if left > 0 || client.interrupt.load(Ordering::SeqCst) {
+        eprintln!("mirror: interrupted; {left} files not copied, nothing deleted");
+        summary.failed = (summary.failed + left).max(1);
+        return summary;
+    }
 
     // Deletions: files, then directories deepest first.
     for f in &plan.delete_files {
