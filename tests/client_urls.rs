@@ -210,3 +210,32 @@ fn a_url_opens_a_session_for_batch_commands_with_netrc() {
     let out = cli(here.path(), home.path(), &["-c", "pwd", "127.0.0.1", &port]);
     assert_eq!(out.code(), 0, "{out}");
 }
+
+#[test]
+fn open_takes_a_url_with_credentials_and_a_directory() {
+    let (_guard, server) = server_with_alice();
+    publish(&server);
+    let here = tempfile::tempdir().unwrap();
+    let line = format!(
+        "open ftp://alice:wonder%20land%401@127.0.0.1:{}/pub/sub%20dir; pwd",
+        server.port()
+    );
+    let out = cli(here.path(), here.path(), &["-c", &line]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.stdout, "/pub/sub dir\n");
+    // The netrc's entry serves `open HOST` when the session was anonymous.
+    fs::write(
+        here.path().join(".netrc"),
+        "machine 127.0.0.1 login alice password \"wonder land@1\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(
+        here.path().join(".netrc"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let line = format!("open 127.0.0.1 {}; pwd", server.port());
+    let out = cli(here.path(), here.path(), &["-c", &line]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.stdout, "/\n");
+}
