@@ -285,6 +285,10 @@ fn dry_run_changes_nothing_and_says_what_it_would_do() {
     );
     assert!(out.stdout.contains("mkdir empty dir"), "{out}");
     assert!(out.stdout.contains("delete extra"), "{out}");
+    assert!(
+        out.stderr.contains("mirror (dry run, nothing done): 7 files to transfer (3221979 bytes), 0 to skip, 1 to delete, 0 conflicts"),
+        "{out}"
+    );
     assert_eq!(common::dir_names(&server.root().join("www")), ["extra"]);
 }
 

@@ -64,11 +64,20 @@ pub struct Summary {
     pub deleted: usize,
     pub failed: usize,
     pub elapsed: Duration,
+    /// Nothing was done: the counts say what would have been.
+    pub dry_run: bool,
 }
 
 /// The one line at the end of a run.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dry_run {
+            return write!(
+                f,
+                "mirror (dry run, nothing done): {} files to transfer ({} bytes), {} to skip, {} to delete, {} conflicts",
+                self.files, self.bytes, self.skipped, self.deleted, self.failed
+            );
+        }
         write!(
             f,
             "mirror: {} files transferred ({} bytes), {} skipped, {} deleted, {} failed, in {:.2} s",
@@ -144,10 +153,13 @@ pub fn run(
         }
         let _ = out.write_all(text.as_bytes());
         return Ok(Summary {
+            files: plan.copies.len(),
+            bytes: plan.copies.iter().map(|c| c.size).sum(),
             skipped: plan.skipped.len(),
+            deleted: plan.delete_files.len() + plan.delete_dirs.len(),
             failed: plan.conflicts.len(),
             elapsed: started.elapsed(),
-            ..Summary::default()
+            dry_run: true,
         });
     }
     for c in &plan.conflicts {
