@@ -4,7 +4,8 @@
 //! an empty directory goes up and comes back identical; a second
 //! `--only-newer` run transfers nothing; `--delete` removes exactly the
 //! extras; `--parallel 4` gives the same tree; `--continue` completes a
-//! partial file either way; a URL fetches a file.
+//! partial file either way, also after `cli` was killed mid-file; a URL
+//! fetches a file.
 #![cfg(feature = "interop")]
 
 mod common;
@@ -12,7 +13,9 @@ mod peers;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use common::{
     assert_file_is, assert_same_tree, run_with_timeout, write_random_file, Output, PROCESS_TIMEOUT,
@@ -197,6 +200,85 @@ fn url(peer: Peer) {
     let out = run_with_timeout(cmd, b"", PROCESS_TIMEOUT);
     assert_eq!(out.code(), 0, "{url}: {out}");
     assert_file_is(&here.path().join("file é.iso"), &data);
+}
+
+/// Starts `cli -c COMMANDS`, kills it once `part` holds some bytes, and
+/// returns how many it held.
+fn kill_when_part_grows(peer: &Peer, cwd: &Path, commands: &str, part: &Path, size: u64) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cli"))
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env_remove("NETRC")
+        .args(["-c", commands, "127.0.0.1"])
+        .arg(peer.port().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::metadata(part).is_ok_and(|m| m.len() > 0) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            part.display()
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let had = fs::metadata(part).unwrap().len();
+    assert!(had > 0 && had < size, "killed mid-file: {had} of {size}");
+    had
+}
+
+/// A mirror killed mid-file, each way, completed by `--continue`.
+fn killed(peer: Peer) {
+    let work = tempfile::tempdir().unwrap();
+    let size = 256 * 1024 * 1024;
+    peer.seed_dir("src");
+    let data = write_random_file(&peer.work().join("src/big.iso"), size, 6);
+    peer.seed_file("src/big.iso", &data);
+    drop(data);
+    let src = remote(&peer, "src");
+    let part = work.path().join("copy/.big.iso.part");
+    kill_when_part_grows(
+        &peer,
+        work.path(),
+        &format!("mirror {src} copy"),
+        &part,
+        size as u64,
+    );
+    cli_ok(&peer, work.path(), &format!("mirror --continue {src} copy"));
+    assert_same_tree(&work.path().join("copy"), &peer.work().join("src"));
+    assert!(!part.exists());
+
+    let dst = remote(&peer, "dst");
+    let part = peer.work().join("dst/.big.iso.part");
+    kill_when_part_grows(
+        &peer,
+        work.path(),
+        &format!("mirror -R copy {dst}"),
+        &part,
+        size as u64,
+    );
+    cli_ok(
+        &peer,
+        work.path(),
+        &format!("mirror -R --continue copy {dst}"),
+    );
+    assert_same_tree(&peer.work().join("dst"), &work.path().join("copy"));
+    assert!(!part.exists());
+}
+
+#[test]
+fn vsftpd_mirror_killed_and_continued() {
+    killed(Peer::vsftpd());
+}
+
+#[test]
+fn pyftpdlib_mirror_killed_and_continued() {
+    killed(Peer::pyftpdlib());
 }
 
 #[test]
