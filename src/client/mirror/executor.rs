@@ -25,12 +25,15 @@ use crate::client::{Client, ClientError, Result, StoreMode};
 use crate::protocol::TimeVal;
 
 /// Opens the extra sessions of a parallel run, logged in like the first.
+/// Called from the sessions' own threads, so that their logins (an
+/// argon2 check, a TLS handshake) overlap each other and the first
+/// session's copies.
 pub struct Sessions<'a> {
-    open: Box<dyn FnMut() -> Result<Client> + 'a>,
+    open: Box<dyn Fn() -> Result<Client> + Sync + 'a>,
 }
 
 impl<'a> Sessions<'a> {
-    pub fn new(open: impl FnMut() -> Result<Client> + 'a) -> Sessions<'a> {
+    pub fn new(open: impl Fn() -> Result<Client> + Sync + 'a) -> Sessions<'a> {
         Sessions {
             open: Box::new(open),
         }
@@ -48,7 +51,7 @@ pub(super) fn execute(
     options: &Options,
     plan: &Plan,
     source: &Tree,
-    sessions: &mut Sessions,
+    sessions: &Sessions,
 ) -> Summary {
     let mut summary = Summary::default();
     let fail = |what: String, e: &dyn std::fmt::Display, summary: &mut Summary| {
@@ -81,31 +84,25 @@ pub(super) fn execute(
     }
 
     // The copies, over as many sessions as asked and useful.
-    let wanted = options.parallel.max(1).min(plan.copies.len().max(1)) - 1;
-    let mut extra = Vec::new();
-    for _ in 0..wanted {
-        match (sessions.open)() {
-            Ok(c) => extra.push(c),
-            Err(e) => {
-                eprintln!("mirror: opening another session: {e}; going on with fewer");
-                break;
-            }
-        }
-    }
+    let extra = options.parallel.max(1).min(plan.copies.len().max(1)) - 1;
     let work = Work {
         queue: Mutex::new(plan.copies.iter().collect()),
         summary: Mutex::new(summary),
     };
     thread::scope(|scope| {
-        for c in extra.iter_mut() {
+        for _ in 0..extra {
             let work = &work;
-            scope.spawn(move || drain(c, options, source, work));
+            let open = &sessions.open;
+            scope.spawn(move || match open() {
+                Ok(mut c) => {
+                    drain(&mut c, options, source, work);
+                    let _ = c.quit();
+                }
+                Err(e) => eprintln!("mirror: opening another session: {e}; going on with fewer"),
+            });
         }
         drain(client, options, source, &work);
     });
-    for c in extra {
-        let _ = c.quit();
-    }
     let mut summary = work.summary.into_inner().unwrap_or_else(|e| e.into_inner());
     // Stopped by Ctrl-C: what was not copied failed, and nothing is
     // deleted from a target that is not yet a copy.

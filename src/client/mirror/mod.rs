@@ -99,7 +99,7 @@ impl fmt::Display for Summary {
 pub fn run(
     client: &mut Client,
     options: &Options,
-    sessions: &mut Sessions,
+    sessions: &Sessions,
     out: &mut dyn std::io::Write,
 ) -> Result<Summary> {
     let started = Instant::now();

@@ -123,12 +123,18 @@ impl<W: Write + ?Sized> Shell<W> {
                 options.remote = absolute(&cwd, &remote);
             }
         }
-        let mut settings = self.settings.clone();
+        // The TLS configuration is made once, here, and shared by all.
+        if self.settings.tls_mode != crate::client::TlsMode::Plain
+            || self.client()?.tls_mode() != crate::client::TlsMode::Plain
+        {
+            self.settings.tls_config()?;
+        }
+        let settings = self.settings.clone();
         let interrupt = Arc::clone(&self.interrupt);
-        let mut sessions = Sessions::new(move || open_like(&mut settings, &interrupt));
+        let sessions = Sessions::new(move || open_like(&mut settings.clone(), &interrupt));
         let client = self.client.as_mut().expect("checked by the table");
         let mut out: Vec<u8> = Vec::new();
-        let summary = mirror::run(client, &options, &mut sessions, &mut out)?;
+        let summary = mirror::run(client, &options, &sessions, &mut out)?;
         self.print(&String::from_utf8_lossy(&out))?;
         if options.direction == Direction::Upload {
             self.names_stale = true;
