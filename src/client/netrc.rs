@@ -269,6 +269,13 @@ default login anon password guest@
         assert_eq!(n.find("h", Some("c")), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_without_panic(text in "(\\PC|[\n\t \"\\\\#])*") {
+            let _ = Netrc::parse(&text);
+        }
+    }
+
     #[test]
     fn truncated_files_do_not_panic() {
         for text in ["machine", "machine h login", "macdef", "\"open", "password"] {

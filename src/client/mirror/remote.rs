@@ -53,7 +53,7 @@ pub fn walk(client: &mut Client, root: &str) -> Result<Option<Tree>> {
             }
         };
         for (name, node) in entries {
-            if name == "." || name == ".." || name.contains('/') || is_part_name(&name) {
+            if !acceptable(&name) {
                 continue;
             }
             let path = if rel.is_empty() {
@@ -71,6 +71,18 @@ pub fn walk(client: &mut Client, root: &str) -> Result<Option<Tree>> {
         let _ = client.cwd(&home);
     }
     result.map(|_| Some(tree))
+}
+
+/// Whether a listed name may become a path beneath the target: one
+/// component, not `.` or `..`, no NUL (a hostile server's `../../x` or
+/// `/etc/x` must not reach outside the local directory), and not a part
+/// file of a copy in progress.
+pub fn acceptable(name: &str) -> bool {
+    !(name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\0'])
+        || is_part_name(name))
 }
 
 /// The entries of an MLSD listing: `fact=value;...; name` lines.
@@ -199,6 +211,25 @@ pub fn make_dirs(client: &mut Client, dir: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_names_never_become_paths() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../etc/x",
+            "/etc/passwd",
+            "a/b",
+            "a\0b",
+            ".f.part",
+        ] {
+            assert!(!acceptable(bad), "{bad:?}");
+        }
+        for good in ["a b", "..a", "ünï", ".htaccess", "x.part"] {
+            assert!(acceptable(good), "{good:?}");
+        }
+    }
 
     #[test]
     fn mlsd_lines_give_exact_facts() {
