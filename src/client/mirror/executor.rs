@@ -195,7 +195,13 @@ fn download(client: &mut Client, options: &Options, copy: &Copy, source: &Tree) 
         .append(have > 0)
         .open(&part)
         .map_err(io_error(format!("creating {}", part.display())))?;
-    let mut sink = BufWriter::with_capacity(1 << 20, file);
+    // A buffer the size of the file, up to 1 MiB: a 1 MiB buffer per
+    // small file would be an mmap and munmap each, and the munmap stalls
+    // every session thread.
+    let capacity = usize::try_from(copy.size.saturating_sub(have))
+        .unwrap_or(usize::MAX)
+        .clamp(8 << 10, 1 << 20);
+    let mut sink = BufWriter::with_capacity(capacity, file);
     let received = if have > 0 && have == copy.size {
         Ok(0)
     } else {
