@@ -24,10 +24,11 @@ use clap::Parser;
 use ftp::client::shell::{connect, split_commands, Settings, Shell};
 use ftp::client::{credentials, netrc, Target, TlsMode, Trust};
 
-/// An FTP client: get, put, ls and the rest at the ftp> prompt, or in
-/// batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at the
-/// first failing command and exits 1; a command written as -COMMAND may
-/// fail without stopping the batch). Type `help` at the prompt for commands.
+/// An FTP client: get, put, ls, mirror and the rest at the ftp> prompt, or
+/// in batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at
+/// the first failing command and exits 1; a command written as -COMMAND may
+/// fail without stopping the batch). `cli ftp://HOST/PATH/FILE` downloads
+/// the file and exits. Type `help` at the prompt for commands.
 #[derive(Debug, Parser)]
 #[command(name = "cli", version)]
 struct Args {
