@@ -300,3 +300,33 @@ fn a_missing_home_refuses_the_login_with_a_log_line() {
     assert!(server.wait_for_log("homes are not created at login", Duration::from_secs(5)));
     assert!(!server.root().join("home/dave").exists());
 }
+
+/// MFMT is a write covered by `overwrite`: refused without it (the time
+/// unchanged), done with it.
+#[test]
+fn mfmt_needs_the_overwrite_permission() {
+    let text = user("keeper", "/h/keeper", &["list", "download", "upload"], "")
+        + &user("toucher", "/h/toucher", &["list", "overwrite"], "");
+    let (server, _dir, _) = start(&text);
+    let time_of = |home: &Path| fs::metadata(home.join("f")).unwrap().modified().unwrap();
+
+    let home = make_home(server.root(), "/h/keeper");
+    let before = time_of(&home);
+    let mut c = login(&server, "keeper");
+    let reply = c.cmd("MFMT 20200102030405 f");
+    assert_eq!(reply.code, 550, "{reply:?}");
+    assert!(
+        reply.text().contains("lacks the \"overwrite\" permission"),
+        "{reply:?}"
+    );
+    assert_eq!(time_of(&home), before, "a refused MFMT changed the time");
+
+    let home = make_home(server.root(), "/h/toucher");
+    let mut c = login(&server, "toucher");
+    c.expect("MFMT 20200102030405 f", 213);
+    let set = time_of(&home)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(set, 1_577_934_245, "2020-01-02 03:04:05 UTC");
+}

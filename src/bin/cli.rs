@@ -1,7 +1,11 @@
 //! `cli [OPTIONS] [HOST] [PORT]`: an FTP client with an `ftp>` prompt.
 //!
-//! HOST may be a URL: `ftp://HOST[:PORT]/`, or `ftps://HOST[:PORT]/` for
-//! implicit TLS. `--tls` protects a session with AUTH TLS (RFC 4217),
+//! HOST may be a URL, `ftp://[USER[:PASSWORD]@]HOST[:PORT][/PATH]`, or
+//! `ftps://...` for implicit TLS. A PATH that is a directory opens the
+//! session there; a file is downloaded (here, or to `-o FILE`) and cli
+//! exits with the transfer's status, as BSD ftp's auto-fetch does. With no
+//! user on the command line or in the URL, `~/.netrc` (or
+//! `--netrc-file`) gives user and password for the host. `--tls` protects a session with AUTH TLS (RFC 4217),
 //! `--implicit-tls` with TLS from the first byte (port 990 by default); the
 //! server's certificate is checked against the system trust store, or
 //! `--ca-file`, or not at all with `--insecure`.
@@ -18,25 +22,40 @@ use std::time::Duration;
 
 use clap::Parser;
 use ftp::client::shell::{connect, split_commands, Settings, Shell};
-use ftp::client::{TlsMode, Trust};
+use ftp::client::{credentials, netrc, Target, TlsMode, Trust};
 
-/// An FTP client: get, put, ls and the rest at the ftp> prompt, or in
-/// batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at the
-/// first failing command and exits 1; a command written as -COMMAND may
-/// fail without stopping the batch). Type `help` at the prompt for commands.
+/// An FTP client: get, put, ls, mirror and the rest at the ftp> prompt, or
+/// in batch mode from standard input, -b FILE or -c "cmd; cmd" (stops at
+/// the first failing command and exits 1; a command written as -COMMAND may
+/// fail without stopping the batch). `cli ftp://HOST/PATH/FILE` downloads
+/// the file and exits. Type `help` at the prompt for commands.
 #[derive(Debug, Parser)]
 #[command(name = "cli", version)]
 struct Args {
-    /// Server name (resolved by DNS) or address, or ftp://HOST[:PORT]/,
-    /// or ftps://HOST[:PORT]/ (implicit TLS); without it, use `open`.
+    /// Server name (resolved by DNS) or address, or a URL
+    /// ftp://[USER[:PASSWORD]@]HOST[:PORT][/PATH] (ftps:// for implicit
+    /// TLS; %XX escapes decoded): a directory PATH opens the session
+    /// there, a file PATH is downloaded and cli exits; without HOST, use
+    /// `open`.
     host: Option<String>,
 
     /// Server control port [default: 21; 990 with --implicit-tls or ftps://].
     port: Option<u16>,
 
-    /// User name [default: anonymous].
+    /// User name [default: the URL's, else ~/.netrc's for the host, else
+    /// anonymous].
     #[arg(short, long)]
     user: Option<String>,
+
+    /// Where a file named by a URL goes (`-` for standard output)
+    /// [default: its name, in the current directory].
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<String>,
+
+    /// Read user names and passwords from FILE instead of $NETRC or
+    /// ~/.netrc (a file others can read is used, with a warning).
+    #[arg(long, value_name = "FILE")]
+    netrc_file: Option<PathBuf>,
 
     /// Password (else $FTP_PASSWORD, else asked at the terminal).
     #[arg(long, env = "FTP_PASSWORD", hide_env_values = true)]
@@ -115,12 +134,55 @@ fn run(args: Args) -> i32 {
     let batch = args.batch.is_some() || args.commands.is_some() || !io::stdin().is_terminal();
     let timeout = Duration::from_secs(args.timeout.max(1));
     let interrupt = interrupt_flag();
-    let user = args.user.clone().unwrap_or_else(|| "anonymous".to_string());
-    let password = match (&args.user, args.password) {
-        (None, p) => p.unwrap_or_else(|| "anonymous@".into()),
-        (Some(_), Some(p)) => p,
-        (Some(u), None) if io::stdin().is_terminal() => {
-            match rpassword::prompt_password(format!("Password for {u}: ")) {
+    let target = match args.host.as_deref().map(Target::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if args.output.is_some() && target.as_ref().and_then(|t| t.path.as_ref()).is_none() {
+        eprintln!("error: -o FILE needs a URL that names a file (ftp://HOST/PATH)");
+        return 2;
+    }
+    let netrc_file = match &args.netrc_file {
+        Some(file) if !file.exists() => {
+            eprintln!("error: the netrc file {} does not exist", file.display());
+            return 1;
+        }
+        Some(file) => Some(file.clone()),
+        None => netrc::default_path(),
+    };
+    let credentials = match &target {
+        Some(t) => credentials::resolve(
+            &t.host,
+            args.user.as_deref(),
+            args.password.as_deref(),
+            t.user.as_deref(),
+            t.password.as_deref(),
+            netrc_file.as_deref(),
+        ),
+        None => credentials::resolve(
+            "",
+            args.user.as_deref(),
+            args.password.as_deref(),
+            None,
+            None,
+            None,
+        ),
+    };
+    let credentials = match credentials {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let user = credentials.user;
+    let password = match credentials.password {
+        Some(p) => p,
+        None if io::stdin().is_terminal() => {
+            match rpassword::prompt_password(format!("Password for {user}: ")) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: reading the password: {e}");
@@ -128,8 +190,8 @@ fn run(args: Args) -> i32 {
                 }
             }
         }
-        (Some(u), None) => {
-            eprintln!("error: no password for {u}: give --password or set FTP_PASSWORD");
+        None => {
+            eprintln!("error: no password for {user}: give --password, set FTP_PASSWORD, or add it to ~/.netrc");
             return 1;
         }
     };
@@ -150,9 +212,11 @@ fn run(args: Args) -> i32 {
             (None, true) => Trust::Insecure,
             (None, false) => Trust::System,
         },
+        netrc: netrc_file,
         ..Settings::new(timeout)
     };
 
+    let mut fetch = None;
     let client = match &args.host {
         None => None,
         Some(host) => {
@@ -173,11 +237,34 @@ fn run(args: Args) -> i32 {
                 eprintln!("error: login as {}: {e}", settings.user);
                 return 1;
             }
+            // The URL's path: a directory to start in, or a file to fetch.
+            if let Some(path) = target.as_ref().and_then(|t| t.path.as_deref()) {
+                match client.cwd(path) {
+                    Ok(()) => {}
+                    Err(e) if path.ends_with('/') => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                    Err(_) => fetch = Some(path.to_string()),
+                }
+            }
             Some(client)
         }
     };
 
     let mut shell = Shell::new(client, settings, io::stdout(), interrupt);
+    if let Some(path) = fetch {
+        return match shell.fetch(&path, args.output.as_deref()) {
+            Ok(()) => {
+                let _ = shell.execute("quit");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     if let Some(path) = &args.batch {
         match File::open(path) {
             Ok(file) => shell.run_batch(BufReader::new(file).lines()),

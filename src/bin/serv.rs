@@ -73,7 +73,7 @@ struct Args {
     #[arg(long, exclusive = true)]
     hash_password: bool,
 
-    /// Refuse every command that writes (STOR, STOU, APPE, MKD, RMD, DELE, RNFR/RNTO).
+    /// Refuse every command that writes (STOR, STOU, APPE, MKD, RMD, DELE, RNFR/RNTO, MFMT).
     #[arg(long)]
     read_only: bool,
 

@@ -23,17 +23,23 @@
 //!
 //! - [`shell`]: the `ftp>` command loop and batch semantics, built on [`Client`].
 //! - [`tls`]: whom to trust, and the TLS configuration of a session.
-//! - [`target`]: `HOST`, `ftp://HOST[:PORT]/` and `ftps://HOST[:PORT]/`.
+//! - [`target`]: `HOST`, and `ftp://` and `ftps://` URLs with user,
+//!   password and path.
+//! - [`netrc`], [`credentials`]: `~/.netrc`, and who to log in as.
+//! - [`mirror`]: copying directory trees both ways, over N sessions.
 //! - [`copy`]: the data copy loop with progress, Ctrl-C and TYPE A.
 //! - [`words`], [`glob`]: command-line words and wildcard patterns.
 //! - [`editor`]: line editing, history and completion at a terminal.
 
 pub mod copy;
+pub mod credentials;
 mod data_channel;
 pub mod editor;
 mod files;
 pub mod glob;
 mod login;
+pub mod mirror;
+pub mod netrc;
 pub mod shell;
 pub mod target;
 pub mod tls;
@@ -207,6 +213,23 @@ pub struct Client {
     pub interrupt: Arc<AtomicBool>,
     /// The server's greeting.
     pub greeting: Reply,
+    /// FEAT's lines, once asked.
+    features: Option<Vec<String>>,
+    /// How this server sets a file's time, once found out.
+    time_setter: TimeSetter,
+}
+
+/// How a server takes a file's modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeSetter {
+    /// Not tried yet.
+    Unknown,
+    /// MFMT (draft-somers-ftp-mfxx).
+    Mfmt,
+    /// `MDTM YYYYMMDDHHMMSS FILE` (vsftpd).
+    Mdtm,
+    /// Neither works.
+    Unsupported,
 }
 
 impl Client {
@@ -325,6 +348,8 @@ impl Client {
             ascii: false,
             interrupt: Arc::default(),
             greeting: Reply::new(ReplyCode::SERVICE_READY, ""),
+            features: None,
+            time_setter: TimeSetter::Unknown,
         };
         client.read_greeting()?;
         if let (TlsMode::Explicit, Some(tls)) = (mode, &tls) {

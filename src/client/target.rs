@@ -1,11 +1,14 @@
-//! Where to connect, as a user writes it: `HOST`, `ftp://HOST[:PORT]/` or
-//! `ftps://HOST[:PORT]/` (RFC 1738 §3.2 for the `ftp` scheme; `ftps` is
-//! the implicit TLS convention, port 990). HOST is a name, an IPv4 address
-//! or an IPv6 address (in brackets inside a URL).
+//! Where to connect, as a user writes it: `HOST`, or a URL
+//! `ftp://[USER[:PASSWORD]@]HOST[:PORT][/PATH]` (RFC 1738 §3.1, §3.2), or
+//! the same with `ftps://`, the implicit TLS convention (port 990). HOST
+//! is a name, an IPv4 address or an IPv6 address (in brackets inside a
+//! URL). USER, PASSWORD and PATH are percent-decoded (`%20` is a space,
+//! `%40` an `@`); the decoded bytes must be UTF-8.
 //!
-//! Not taken: a user or password in the URL (a password there ends up in
-//! shell history and process lists; `--user` and `$FTP_PASSWORD` exist for
-//! that), and a path after the host (`cd` once connected).
+//! PATH is what follows the `/` after the host, so as RFC 1738 §3.2.2 has
+//! it, `ftp://h/pub/f` names `pub/f` relative to the login directory and
+//! `ftp://h/%2Fetc/f` the absolute `/etc/f`. A password in a URL ends up
+//! in shell history and process lists; `~/.netrc` is the better place.
 
 use super::TlsMode;
 
@@ -27,6 +30,33 @@ pub struct Target {
     pub port: Option<u16>,
     /// The scheme, when given as a URL.
     pub scheme: Option<Scheme>,
+    /// The URL's user, decoded.
+    pub user: Option<String>,
+    /// The URL's password, decoded.
+    pub password: Option<String>,
+    /// The URL's path after the host's `/`, decoded; `None` when empty.
+    pub path: Option<String>,
+}
+
+/// Undoes `%XX` escapes; the result must be UTF-8.
+fn percent_decode(text: &str, what: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("{what}: a % must be followed by two hex digits"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{what}: the decoded text is not UTF-8"))
 }
 
 impl Target {
@@ -41,6 +71,9 @@ impl Target {
                 host: host.to_string(),
                 port: None,
                 scheme: None,
+                user: None,
+                password: None,
+                path: None,
             });
         };
         let scheme = match scheme.to_ascii_lowercase().as_str() {
@@ -53,17 +86,32 @@ impl Target {
             }
         };
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        if authority.contains('@') {
-            return Err(format!(
-                "{text}: a user name in the URL is not taken (a password there would be seen in process lists): use --user and $FTP_PASSWORD"
-            ));
-        }
-        if !path.is_empty() && path != "/" {
-            return Err(format!(
-                "{text}: a path in the URL is not taken: cd {} once connected",
-                &path[1..]
-            ));
-        }
+        // The last @ ends the credentials: a password may hold a raw @.
+        let (credentials, authority) = match authority.rsplit_once('@') {
+            Some((c, a)) => (Some(c), a),
+            None => (None, authority),
+        };
+        let (user, password) = match credentials {
+            None => (None, None),
+            Some(c) => {
+                let (u, p) = match c.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (c, None),
+                };
+                if u.is_empty() {
+                    return Err(format!("{text}: an empty user name before @"));
+                }
+                (
+                    Some(percent_decode(u, "the URL's user")?),
+                    p.map(|p| percent_decode(p, "the URL's password"))
+                        .transpose()?,
+                )
+            }
+        };
+        let path = match path.strip_prefix('/') {
+            Some("") | None => None,
+            Some(p) => Some(percent_decode(p, "the URL's path")?),
+        };
         let (host, port) = match authority.strip_prefix('[') {
             Some(bracketed) => {
                 let (host, after) = bracketed
@@ -98,6 +146,9 @@ impl Target {
             host: host.to_string(),
             port,
             scheme: Some(scheme),
+            user,
+            password,
+            path,
         })
     }
 
@@ -121,6 +172,9 @@ mod tests {
             host: host.into(),
             port,
             scheme,
+            user: None,
+            password: None,
+            path: None,
         }
     }
 
@@ -152,13 +206,39 @@ mod tests {
     fn what_is_not_taken_says_why() {
         let err = |s: &str| Target::parse(s).unwrap_err();
         assert!(err("http://x/").contains("unknown scheme http://"));
-        assert!(err("ftps://me:secret@x/").contains("--user"));
-        assert!(err("ftps://x/pub/file").contains("cd pub/file"));
+        assert!(err("ftp://@x/").contains("empty user"));
+        assert!(err("ftp://x/a%2").contains("two hex digits"));
+        assert!(err("ftp://x/a%ff").contains("not UTF-8"));
         assert!(err("ftps://x:99999/").contains("not a port number"));
         assert!(err("ftps://x:0/").contains("not a port number"));
         assert!(err("ftps://:21/").contains("no host"));
         assert!(err("ftps://[::1/").contains("closing ]"));
         assert!(err("").contains("no host"));
+    }
+
+    #[test]
+    fn urls_carry_credentials_and_a_decoded_path() {
+        let t = Target::parse("ftp://me:s%40cr%3At@example.org:2121/pub/my%20file.iso").unwrap();
+        assert_eq!(t.user.as_deref(), Some("me"));
+        assert_eq!(t.password.as_deref(), Some("s@cr:t"));
+        assert_eq!(t.host, "example.org");
+        assert_eq!(t.port, Some(2121));
+        assert_eq!(t.path.as_deref(), Some("pub/my file.iso"));
+        let t = Target::parse("ftps://us%C3%A9r@[::1]/%2Fetc/").unwrap();
+        assert_eq!(t.user.as_deref(), Some("usér"));
+        assert_eq!(t.password, None);
+        assert_eq!(t.host, "::1");
+        assert_eq!(t.path.as_deref(), Some("/etc/"));
+        // A raw @ in the password: the last @ ends the credentials.
+        let t = Target::parse("ftp://u:p@ss@h/").unwrap();
+        assert_eq!(
+            (t.password.as_deref(), t.host.as_str(), t.path),
+            (Some("p@ss"), "h", None)
+        );
+        assert_eq!(
+            Target::parse("ftp://h/caf%C3%A9").unwrap().path.as_deref(),
+            Some("café")
+        );
     }
 
     #[test]

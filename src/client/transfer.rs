@@ -165,13 +165,25 @@ impl Client {
 
     /// LIST (`long`) or NLST of `path`, as text with LF line ends.
     pub fn list(&mut self, path: Option<&str>, long: bool) -> Result<String> {
-        self.set_type(TransferType::Ascii)?;
         let path = path.map(str::to_string);
         let command = if long {
             Command::List(path)
         } else {
             Command::Nlst(path)
         };
+        self.listing(command)
+    }
+
+    /// MLSD of `dir` (RFC 3659 §7): one `facts SP name` line per entry,
+    /// as text with LF line ends.
+    pub fn mlsd(&mut self, dir: &str) -> Result<String> {
+        self.listing(Command::Mlsd(Some(dir.to_string())))
+    }
+
+    /// Runs a listing command and returns what came over the data
+    /// connection.
+    fn listing(&mut self, command: Command) -> Result<String> {
+        self.set_type(TransferType::Ascii)?;
         let mut data = self.start_transfer(&command)?;
         let mut bytes = Vec::new();
         // Through the copy loop: a silent server times out and Ctrl-C works.

@@ -29,6 +29,7 @@ use nom::{
 };
 
 use super::address::{format_eprt, format_host_port, parse_eprt, parse_host_port};
+use super::time_val::TimeVal;
 
 /// Representation type of a transfer (RFC 959 §3.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,8 @@ pub enum Command {
     Rnto(String),
     Size(String),
     Mdtm(String),
+    /// MFMT (draft-somers-ftp-mfxx §3): set the modification time of a file.
+    Mfmt(TimeVal, String),
     Type(TransferType),
     /// MODE S: the only transfer mode supported (stream).
     ModeStream,
@@ -247,11 +250,36 @@ fn epsv_mode(arg: Option<&str>) -> Result<EpsvMode, CommandError> {
     }
 }
 
+/// MFMT's argument (draft-somers-ftp-mfxx §3): `time-val SP pathname`.
+/// The path is everything after the one space, verbatim, as for RETR.
+fn mfmt_argument(arg: &str) -> Result<(TimeVal, String), CommandError> {
+    let parsed: IResult<&str, (&str, char, &str)> = (
+        take_while1(|c: char| c.is_ascii_digit() || c == '.'),
+        char(' '),
+        rest,
+    )
+        .parse(arg);
+    let Ok((_, (time, _, path))) = parsed else {
+        return Err(CommandError::BadArgument {
+            verb: "MFMT",
+            reason: "expected YYYYMMDDHHMMSS and a path",
+        });
+    };
+    if path.is_empty() {
+        return Err(CommandError::MissingArgument("MFMT"));
+    }
+    let time = TimeVal::parse(time).ok_or(CommandError::BadArgument {
+        verb: "MFMT",
+        reason: "the time must be a real UTC date and time as YYYYMMDDHHMMSS",
+    })?;
+    Ok((time, path.to_string()))
+}
+
 /// FTP verbs from the RFCs that this parser does not turn into a [`Command`]:
 /// answered 502 (not implemented) rather than 500 (unknown).
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "SMNT", "SITE", "MLFL", "MAIL", "MSND", "MSOM", "MSAM", "MRSQ", "MRCP", "XSEN", "XSEM", "XRSQ",
-    "XRCP", "LANG", "ADAT", "CCC", "MIC", "CONF", "ENC", "HOST", "MFMT", "MFCT", "MFF",
+    "XRCP", "LANG", "ADAT", "CCC", "MIC", "CONF", "ENC", "HOST", "MFCT", "MFF",
 ];
 
 impl CommandError {
@@ -305,6 +333,10 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
         "RNTO" => Rnto(required("RNTO")?),
         "SIZE" => Size(required("SIZE")?),
         "MDTM" => Mdtm(required("MDTM")?),
+        "MFMT" => {
+            let (time, path) = mfmt_argument(&required("MFMT")?)?;
+            Mfmt(time, path)
+        }
         "TYPE" => Type(type_code(&required("TYPE")?)?),
         "MODE" => match required("MODE")?.trim().to_ascii_uppercase().as_str() {
             "S" => ModeStream,
@@ -420,6 +452,7 @@ impl Command {
             Rnto(_) => "RNTO",
             Size(_) => "SIZE",
             Mdtm(_) => "MDTM",
+            Mfmt(..) => "MFMT",
             Type(_) => "TYPE",
             ModeStream => "MODE",
             StruFile => "STRU",
@@ -459,6 +492,7 @@ impl fmt::Display for Command {
                 Some(a) => write!(f, "{verb} {a}"),
                 None => f.write_str(verb),
             },
+            Mfmt(time, path) => write!(f, "MFMT {time} {path}"),
             Type(TransferType::Ascii) => f.write_str("TYPE A"),
             Type(TransferType::Image) => f.write_str("TYPE I"),
             ModeStream => f.write_str("MODE S"),
@@ -601,6 +635,8 @@ mod tests {
             argument().prop_map(Rnto),
             argument().prop_map(Size),
             argument().prop_map(Mdtm),
+            (crate::protocol::time_val::tests::time_val(), argument())
+                .prop_map(|(t, p)| Mfmt(t, p)),
             argument().prop_map(Retr),
             argument().prop_map(Stor),
             argument().prop_map(Appe),

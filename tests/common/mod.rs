@@ -395,6 +395,9 @@ pub fn run_cli(port: u16, cwd: &Path, commands: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cli"));
     cmd.current_dir(cwd)
         .env_remove("FTP_PASSWORD")
+        // The developer's ~/.netrc must not log the tests in: a netrc that
+        // does not exist is no netrc.
+        .env("NETRC", cwd.join(".no-netrc-here"))
         .args(["--timeout", "20"])
         .args(args)
         .arg("127.0.0.1")

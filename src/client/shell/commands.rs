@@ -66,6 +66,7 @@ pub const COMMANDS: &[Spec] = &[
     spec!("rename", [], "rename FROM TO", "rename a remote file or directory", 2, 2, true, Remote, rename),
     spec!("size", [], "size FILE", "print the size of a remote file in bytes", 1, 1, true, Remote, size),
     spec!("modtime", [], "modtime FILE", "print when a remote file was last modified (UTC)", 1, 1, true, Remote, modtime),
+    spec!("mirror", [], "mirror [-R] [OPTIONS] SRC [DST]", "copy a directory tree: remote SRC to local DST, or with -R local SRC to remote DST", 1, ANY, true, Remote, mirror),
     spec!("lcd", [], "lcd [DIR]", "change the local directory (default: home)", 0, 1, false, Local, lcd),
     spec!("lpwd", [], "lpwd", "print the local directory", 0, 0, false, None, lpwd),
     spec!("lls", [], "lls [DIR]", "list a local directory", 0, 1, false, Local, lls),
@@ -73,7 +74,7 @@ pub const COMMANDS: &[Spec] = &[
     spec!("binary", ["image"], "binary", "transfer files byte for byte (TYPE I, the default)", 0, 0, false, None, binary),
     spec!("passive", [], "passive", "passive data connections (EPSV, then PASV; the default)", 0, 0, false, None, passive),
     spec!("active", [], "active", "active data connections (EPRT, then PORT)", 0, 0, false, None, active),
-    spec!("open", [], "open HOST [PORT]", "connect and log in (as the command line's user, with its TLS); HOST may be ftp://HOST[:PORT]/ or ftps://HOST[:PORT]/ (implicit TLS, port 990)", 1, 2, false, None, open),
+    spec!("open", [], "open HOST [PORT]", "connect and log in (as the command line's user, with its TLS); HOST may be an ftp:// or ftps:// URL", 1, 2, false, None, open),
     spec!("close", ["disconnect"], "close", "log out and close the connection, stay in the shell", 0, 0, true, None, close),
     spec!("user", [], "user NAME [PASSWORD]", "log in again as NAME", 1, 2, true, None, user),
     spec!("status", [], "status", "show the connection, its TLS (version, cipher suite, data protection) and settings", 0, 0, false, None, status),
@@ -126,19 +127,91 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-/// Help for all commands or one.
+/// The terminal the overview must fit: `help` is read in an 80x24 window.
+const HELP_WIDTH: usize = 80;
+const HELP_HEIGHT: usize = 24;
+
+/// What `help` says under the command table.
+const HELP_NOTES: &[&str] = &[
+    "Names with spaces: quote them (\"my file\") or escape them (my\\ file).",
+    "Batch mode: a command written as -COMMAND may fail without stopping the batch.",
+    "URLs: cli ftp://[USER[:PASS]@]HOST[:PORT]/PATH fetches a file or opens a dir;",
+    "  ftps:// is implicit TLS, --tls is AUTH TLS. Logins also come from ~/.netrc.",
+];
+
+/// More than one line of help, for the commands that need it.
+fn details(name: &str) -> &'static str {
+    match name {
+        "mirror" => {
+            "Options:
+  -R, --reverse     upload: local SRC to remote DST (default: download)
+  --delete          remove what the source no longer has from the target
+  --only-newer      skip a file when the target has the same size and is
+                    not older (to the precision the server gives)
+  --parallel N      N transfers at once over N sessions (1 to 16; default 1)
+  --continue        resume the .NAME.part files an interrupted run left
+  --exclude GLOB    leave out names (or paths, with a /) matching GLOB;
+                    repeatable; never copied, never deleted
+  --dry-run         print what would be done, do nothing
+DST defaults to SRC's last name, here (download) or in the remote
+directory (-R). Files arrive as .NAME.part and are renamed when complete;
+times are kept (MFMT or MDTM on the server). One summary line at the end.
+Example: mirror -R --delete --only-newer site /www
+"
+        }
+        "open" => {
+            "HOST may be a URL: ftp://[USER[:PASSWORD]@]HOST[:PORT][/DIR] (%XX decoded),
+or ftps://... for implicit TLS (port 990). Without a user, ~/.netrc's
+entry for HOST is used when the session so far was anonymous.
+"
+        }
+        _ => "",
+    }
+}
+
+/// `text` broken into lines of at most `width` columns, each indented
+/// by `indent` spaces.
+fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&format!("{:indent$}{line}\n", ""));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{:indent$}{line}\n", ""));
+    }
+    out
+}
+
+/// Help for all commands (their names in columns, to fit an 80x24
+/// terminal) or one (usage, aliases, what it does, its options).
 pub fn help(command: Option<&str>) -> Result<String, ShellError> {
     match command {
         None => {
-            let mut text = String::from("Commands:\n");
-            for s in COMMANDS {
-                text.push_str(&format!("  {:<22} {}\n", s.usage, s.help));
+            let names: Vec<&str> = COMMANDS.iter().map(|s| s.name).collect();
+            let column = names.iter().map(|n| n.len()).max().unwrap_or(0) + 3;
+            let per_row = ((HELP_WIDTH - 2) / column).max(1);
+            let mut text = String::from("Commands (help COMMAND for one):\n");
+            for row in names.chunks(per_row) {
+                let mut line = String::from("  ");
+                for name in row {
+                    line.push_str(&format!("{name:<column$}"));
+                }
+                text.push_str(line.trim_end());
+                text.push('\n');
             }
-            text.push_str(
-                "Names with spaces: quote them (\"my file\") or escape the spaces (my\\ file).\n",
-            );
-            text.push_str("In batch mode a command written as -COMMAND may fail without stopping the batch.\n");
-            text.push_str("TLS (FTPS): start cli with --tls (AUTH TLS) or --implicit-tls, or open ftps://HOST/;\n`status` shows the TLS version, cipher suite and whether data connections are protected.\n");
+            for note in HELP_NOTES {
+                text.push_str(note);
+                text.push('\n');
+            }
+            debug_assert!(text.lines().count() <= HELP_HEIGHT);
             Ok(text)
         }
         Some(name) => {
@@ -153,7 +226,12 @@ pub fn help(command: Option<&str>) -> Result<String, ShellError> {
             } else {
                 format!(" (also: {})", s.aliases.join(", "))
             };
-            Ok(format!("usage: {}{aliases}\n  {}\n", s.usage, s.help))
+            Ok(format!(
+                "usage: {}{aliases}\n{}{}",
+                s.usage,
+                wrap(s.help, HELP_WIDTH, 2),
+                details(s.name)
+            ))
         }
     }
 }
@@ -193,12 +271,35 @@ mod tests {
     }
 
     #[test]
-    fn help_names_every_command() {
+    fn help_names_every_command_within_80_by_24() {
         let text = help(None).unwrap();
+        let words: Vec<&str> = text.split_whitespace().collect();
         for s in COMMANDS {
-            assert!(text.contains(s.usage), "{}", s.name);
+            assert!(words.contains(&s.name), "{}", s.name);
+        }
+        assert!(text.lines().count() <= HELP_HEIGHT, "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= HELP_WIDTH, "{line:?}");
         }
         assert!(help(Some("exit")).unwrap().contains("usage: quit"));
         assert!(help(Some("nope")).is_err());
+        // Every command's own help fits 80 columns too.
+        for s in COMMANDS {
+            for line in help(Some(s.name)).unwrap().lines() {
+                assert!(line.chars().count() <= HELP_WIDTH, "{}: {line:?}", s.name);
+            }
+        }
+        let mirror = help(Some("mirror")).unwrap();
+        for option in [
+            "--delete",
+            "--only-newer",
+            "--parallel N",
+            "--continue",
+            "--exclude GLOB",
+            "--dry-run",
+            "-R",
+        ] {
+            assert!(mirror.contains(option), "{option}: {mirror}");
+        }
     }
 }

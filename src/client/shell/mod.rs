@@ -17,11 +17,13 @@
 //! - `progress`: the progress bar and the summary after a transfer.
 //! - Handlers by theme: `transfers` (get, put, mget...), `remote` (ls, cd,
 //!   rm...), `local` (lcd, lls...), `session` (open, user, quote, quit...),
-//!   `modes` (ascii, passive, verbose, status).
+//!   `modes` (ascii, passive, verbose, status), `mirror` (its options, and
+//!   the extra sessions of `--parallel`).
 
 mod commands;
 mod input;
 mod local;
+mod mirror;
 mod modes;
 mod progress;
 mod remote;
@@ -74,6 +76,11 @@ pub struct Settings {
     pub trust: Trust,
     /// The TLS configuration made from `trust`, once TLS is first used.
     pub tls: Option<TlsConfig>,
+    /// Where the session was opened (HOST or URL as given, and PORT), so
+    /// that `mirror --parallel` can open more sessions like it.
+    pub target: Option<(String, Option<u16>)>,
+    /// The netrc file `open` reads for a host when no user is given.
+    pub netrc: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -89,6 +96,8 @@ impl Settings {
             tls_mode: TlsMode::Plain,
             trust: Trust::System,
             tls: None,
+            target: None,
+            netrc: None,
         }
     }
 

@@ -8,6 +8,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use super::{Next, Settings, Shell, ShellError};
+use crate::client::credentials::{self, Source};
 use crate::client::{Client, ClientError, Target, TlsMode};
 
 /// Connects to `host` (`HOST`, `ftp://HOST[:PORT]/` or
@@ -20,6 +21,7 @@ pub fn connect(
     port: Option<u16>,
 ) -> Result<Client, ShellError> {
     let target = Target::parse(host).map_err(ShellError::Usage)?;
+    let given_port = port;
     let port = match (port, target.port) {
         (Some(_), Some(_)) => {
             return Err(ShellError::Usage(format!(
@@ -36,6 +38,7 @@ pub fn connect(
     };
     let mut client = Client::connect_with(&target.host, port, settings.timeout, &security)?;
     client.verbose = settings.verbose;
+    settings.target = Some((host.to_string(), given_port));
     Ok(client)
 }
 
@@ -51,8 +54,42 @@ impl<W: Write + ?Sized> Shell<W> {
         if let Some(old) = self.client.take() {
             let _ = old.quit();
         }
+        let target = Target::parse(&args[0]).map_err(ShellError::Usage)?;
+        // The URL's user, else the netrc's for this host when the session
+        // so far was anonymous, else the command line's.
+        let anonymous = self.settings.user == "anonymous";
+        let (url_user, url_password) = (target.user.as_deref(), target.password.as_deref());
+        let (user, password) = if url_user.is_some() || anonymous {
+            let netrc = self.settings.netrc.clone();
+            let c = credentials::resolve(
+                &target.host,
+                None,
+                None,
+                url_user,
+                url_password,
+                netrc.as_deref(),
+            )
+            .map_err(ShellError::Local)?;
+            match c.password {
+                Some(p) if c.source != Source::Anonymous || url_user.is_some() => (c.user, p),
+                Some(_) => (self.settings.user.clone(), self.settings.password.clone()),
+                None => {
+                    return Err(ShellError::Usage(format!(
+                        "open: no password for {}: put it in the URL or in ~/.netrc",
+                        c.user
+                    )))
+                }
+            }
+        } else {
+            (self.settings.user.clone(), self.settings.password.clone())
+        };
         let mut client = connect(&mut self.settings, &args[0], port)?;
-        client.login(&self.settings.user, &self.settings.password)?;
+        client.login(&user, &password)?;
+        self.settings.user = user;
+        self.settings.password = password;
+        if let Some(path) = &target.path {
+            client.cwd(path)?;
+        }
         eprintln!("connected to {}: {}", client.peer(), client.greeting.text());
         if let Some(tls) = client.tls_info() {
             eprintln!("TLS: {}, {}", tls.version, tls.cipher_suite);

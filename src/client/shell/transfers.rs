@@ -143,6 +143,30 @@ impl<W: Write + ?Sized> Shell<W> {
     }
 }
 
+impl<W: Write> Shell<W> {
+    /// Downloads `remote` as `cli URL` does (BSD ftp's auto-fetch): to
+    /// `local`, else its base name here; `-` writes it to the shell's
+    /// output.
+    pub fn fetch(&mut self, remote: &str, local: Option<&str>) -> Result<(), ShellError> {
+        if local == Some("-") {
+            let client = self
+                .client
+                .as_mut()
+                .ok_or_else(|| ShellError::Usage("not connected".into()))?;
+            client.retrieve(remote, &mut self.out, 0, &mut |_| {})?;
+            return self
+                .out
+                .flush()
+                .map_err(|e| ShellError::Local(format!("writing to stdout: {e}")));
+        }
+        let path = local_target(remote, local)?;
+        self.transfer("get", remote, Size::Remote(remote), |c, p| {
+            c.get_file(remote, &path, p)
+        })?;
+        Ok(())
+    }
+}
+
 /// The local file a download of `remote` goes to.
 fn local_target(remote: &str, local: Option<&str>) -> Result<PathBuf, ShellError> {
     let path = match local {

@@ -1,11 +1,12 @@
 //! Commands on the served tree that need no data connection (RFC 959
 //! §4.1.1 and §4.1.3, RFC 3659 §3, §4 and §7): CWD, SIZE, MDTM, MKD, RMD,
-//! DELE, RNFR/RNTO, MLST and STAT with a path. Each resolves its argument
+//! DELE, RNFR/RNTO, MLST and STAT with a path, and MFMT
+//! (draft-somers-ftp-mfxx §3). Each resolves its argument
 //! against the working directory and asks the storage; failures are
 //! answered through [`Failure`](crate::server::failure::Failure).
 
 use super::{Action, Session};
-use crate::protocol::{Reply, ReplyCode};
+use crate::protocol::{Reply, ReplyCode, TimeVal};
 use crate::server::accounts::Permission;
 use crate::server::failure::Failure;
 use crate::server::listing::{split_flags, Format, Listing, ListingReply};
@@ -59,6 +60,32 @@ impl Session {
     pub(super) fn mdtm(&mut self, path: &str) {
         match self.file_meta(path) {
             Ok(meta) => self.reply(ReplyCode::FILE_STATUS, mdtm(meta.modified)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// MFMT: sets the modification time of the regular file `path` and
+    /// answers `213 Modify=TIME; PATH` (draft-somers-ftp-mfxx §3.2). A
+    /// directory or a missing file is 550, as pyftpdlib answers; a bad
+    /// time never reaches here (the parser answers 501). A write: the
+    /// verb table refuses it on a read-only server, and the account needs
+    /// `overwrite` there (checked before the file is looked at, so it
+    /// tells nothing to an account without it).
+    pub(super) fn mfmt(&mut self, time: TimeVal, path: &str) {
+        let done = self.resolve(path).and_then(|v| {
+            self.allow(&v, Permission::Overwrite)?;
+            let meta = self.storage().stat(&v)?;
+            if meta.is_dir() {
+                return Err(StorageError::IsADirectory(v).into());
+            }
+            if !meta.is_file() {
+                return Err(StorageError::NotAFile(v).into());
+            }
+            self.storage().set_modified(&v, time.to_system_time())?;
+            Ok(())
+        });
+        match done {
+            Ok(()) => self.reply(ReplyCode::FILE_STATUS, format!("Modify={time}; {path}")),
             Err(e) => self.fail(e),
         }
     }

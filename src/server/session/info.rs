@@ -15,6 +15,10 @@ impl Session {
         if features.read_at_offset {
             lines.push(" REST STREAM");
         }
+        // MFMT (draft-somers-ftp-mfxx §3) only where the storage can set times.
+        if features.set_modified {
+            lines.push(" MFMT");
+        }
         lines.extend([" SIZE", " TVFS", " UTF8"]);
         // RFC 4217 §6: only where a certificate makes AUTH TLS possible.
         if self.config.tls.available {

@@ -556,6 +556,7 @@ impl Session {
             Mlst(arg) => self.mlst(arg.as_deref()),
             Size(path) => self.size(&path),
             Mdtm(path) => self.mdtm(&path),
+            Mfmt(time, path) => self.mfmt(time, &path),
             Mkd(path) => self.mkd(&path),
             Rmd(path) => self.rmd(&path),
             Dele(path) => self.dele(&path),

@@ -116,6 +116,11 @@ pub const VERBS: &[Verb] = &[
         "MDTM <path>",
         "modification time of a file (YYYYMMDDHHMMSS, UTC)",
     ),
+    writes(verb(
+        "MFMT",
+        "MFMT <YYYYMMDDHHMMSS> <path>",
+        "set the modification time of a file (UTC)",
+    )),
     verb(
         "TYPE",
         "TYPE A | TYPE I | TYPE L 8",
@@ -222,6 +227,7 @@ mod tests {
                     "7",
                     "1,2,3,4,5,6",
                     "|1|127.0.0.1|5000|",
+                    "20210304050607 x",
                 ]
                 .iter()
                 .map(|arg| parse_command(&format!("{name} {arg}")))

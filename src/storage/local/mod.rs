@@ -229,7 +229,7 @@ impl Storage for LocalDisk {
         Features {
             read_at_offset: true,
             resume_upload: true,
-            set_modified: false,
+            set_modified: true,
         }
     }
 
@@ -398,6 +398,13 @@ impl Storage for LocalDisk {
                 return dir.join(&name);
             }
         }
+    }
+
+    fn set_modified(&self, path: &VirtualPath, time: SystemTime) -> Result<(), StorageError> {
+        // futimens(2) on a descriptor opened beneath the root, never
+        // utimes on a path: the file set is the file checked.
+        let (file, _) = self.open_file(path)?;
+        file.set_modified(time).map_err(|e| fail(path, e))
     }
 
     fn remove_stale_uploads(&self) -> Result<usize, StorageError> {

@@ -596,7 +596,7 @@ fn reads_start_at_their_offset() {
         Features {
             read_at_offset: true,
             resume_upload: true,
-            set_modified: false,
+            set_modified: true,
         }
     );
 }
@@ -991,4 +991,39 @@ fn read_all_dyn(storage: &dyn Storage, path: &str) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+#[test]
+fn set_modified_reaches_files_beneath_the_root_only() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"x").unwrap();
+    let victim_time = std::fs::metadata(&victim).unwrap().modified().unwrap();
+    std::fs::write(root.path().join("f"), b"x").unwrap();
+    symlink(outside.path(), root.path().join("out")).unwrap();
+    std::fs::create_dir(root.path().join("d")).unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_614_834_367);
+    disk.set_modified(&v("f"), when).unwrap();
+    assert_eq!(disk.stat(&v("f")).unwrap().modified, when);
+    // Through a link out of the root: refused, and the file outside keeps
+    // its time.
+    assert!(matches!(
+        disk.set_modified(&v("out/victim"), when),
+        Err(StorageError::NotFound(_))
+    ));
+    assert_eq!(
+        std::fs::metadata(&victim).unwrap().modified().unwrap(),
+        victim_time
+    );
+    assert!(matches!(
+        disk.set_modified(&v("d"), when),
+        Err(StorageError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        disk.set_modified(&v("missing"), when),
+        Err(StorageError::NotFound(_))
+    ));
 }
