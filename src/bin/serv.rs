@@ -19,6 +19,7 @@ use ftp::server::auth::{hash_password, Auth};
 use ftp::server::defender::BanPolicy;
 use ftp::server::log::LogLevel;
 use ftp::server::{Config, Server};
+use ftp::storage::s3::S3Config;
 use ftp::transport::tls::ServerTls;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
@@ -36,6 +37,18 @@ struct Args {
     /// Directory served as "/"; clients cannot reach anything outside it.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+
+    /// Serve an S3 bucket instead of --root: s3://BUCKET[/PREFIX].
+    /// Credentials and region come from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION (default
+    /// us-east-1); no other AWS_* variable is read.
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    storage: Option<String>,
+
+    /// The S3 endpoint of an S3-compatible engine (path-style requests;
+    /// http:// allowed) [default: AWS_ENDPOINT_URL, else AWS itself].
+    #[arg(long, value_name = "URL", requires = "storage")]
+    s3_endpoint: Option<String>,
 
     /// Address to listen on [default: every interface, IPv6 and IPv4].
     #[arg(long)]
@@ -198,6 +211,12 @@ fn main() -> anyhow::Result<()> {
     let port = args.port.context("PORT is required")?;
     raise_descriptor_limit();
     let mut config = Config::new(&args.root, port);
+    config.s3 = args
+        .storage
+        .as_deref()
+        .map(|url| S3Config::from_url(url, args.s3_endpoint.clone(), |name| std::env::var(name).ok()))
+        .transpose()
+        .context("--storage")?;
     config.bind = args.bind;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     config.data_timeout = Duration::from_secs(args.data_timeout.max(1));

@@ -18,6 +18,7 @@
 //! back end sees a path), or formatting listings (the server's `listing`).
 
 pub mod local;
+pub mod s3;
 mod path;
 
 use std::fmt;
