@@ -10,6 +10,9 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+#[cfg(feature = "s3")]
+pub mod seaweed;
+
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -57,6 +60,13 @@ impl Server {
         Server::launch(bind, None, args, &[])
     }
 
+    /// Like [`Server::start_on`] with exactly the `AWS_*` variables of
+    /// `env` (every inherited `AWS_*` one removed: this machine sets some,
+    /// like `AWS_CA_BUNDLE`, that have no business in a test).
+    pub fn start_with_env(bind: &str, args: &[&str], env: &[(String, String)]) -> Server {
+        Server::launch_env(bind, None, args, &[], env)
+    }
+
     /// Serves an existing `root` (which outlives the server: for restarts
     /// on the same tree), run under `wrapper` (e.g. `["prlimit", ...]`).
     pub fn start_in(root: &Path, args: &[&str], wrapper: &[&str]) -> Server {
@@ -70,6 +80,16 @@ impl Server {
     }
 
     fn launch(bind: &str, existing_root: Option<&Path>, args: &[&str], wrapper: &[&str]) -> Server {
+        Server::launch_env(bind, existing_root, args, wrapper, &[])
+    }
+
+    fn launch_env(
+        bind: &str,
+        existing_root: Option<&Path>,
+        args: &[&str],
+        wrapper: &[&str],
+        env: &[(String, String)],
+    ) -> Server {
         let bind_ip: IpAddr = bind
             .parse()
             .unwrap_or_else(|e| panic!("--bind {bind:?} is not an address: {e}"));
@@ -91,6 +111,14 @@ impl Server {
             }
             None => Command::new(serv),
         };
+        if !env.is_empty() {
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("AWS_") {
+                    cmd.env_remove(name);
+                }
+            }
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         cmd.arg("--root")
             .arg(&root)
             .args(["--bind", bind])
