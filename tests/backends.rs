@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,6 +33,7 @@ struct Fixture {
 /// A key prefix no other test (or earlier run) uses.
 #[cfg(feature = "s3")]
 fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let test = thread::current()
         .name()
@@ -99,7 +99,11 @@ impl Fixture {
             #[cfg(feature = "s3")]
             Backend::S3 => {
                 let weed = self.own.as_ref().expect("an engine of the test's own");
-                assert_eq!(weed.incomplete_uploads(), 0, "an incomplete multipart upload was left");
+                assert_eq!(
+                    weed.incomplete_uploads(),
+                    0,
+                    "an incomplete multipart upload was left"
+                );
             }
         }
     }
@@ -163,14 +167,25 @@ fn login_and_listings(backend: Backend) {
     assert_eq!(nlst(&mut c), ["a.txt", "d"]);
     let list = listing(&mut c, "LIST");
     assert_eq!(list.len(), 2, "{list:?}");
-    assert!(list[0].starts_with('-') && list[0].ends_with(" a.txt"), "{list:?}");
-    assert!(list[1].starts_with('d') && list[1].ends_with(" d"), "{list:?}");
+    assert!(
+        list[0].starts_with('-') && list[0].ends_with(" a.txt"),
+        "{list:?}"
+    );
+    assert!(
+        list[1].starts_with('d') && list[1].ends_with(" d"),
+        "{list:?}"
+    );
     let mlsd = listing(&mut c, "MLSD");
     assert!(
-        mlsd.iter().any(|l| l.contains("type=file;") && l.contains("size=6;") && l.ends_with(" a.txt")),
+        mlsd.iter()
+            .any(|l| l.contains("type=file;") && l.contains("size=6;") && l.ends_with(" a.txt")),
         "{mlsd:?}"
     );
-    assert!(mlsd.iter().any(|l| l.contains("type=dir;") && l.ends_with(" d")), "{mlsd:?}");
+    assert!(
+        mlsd.iter()
+            .any(|l| l.contains("type=dir;") && l.ends_with(" d")),
+        "{mlsd:?}"
+    );
     assert_eq!(listing(&mut c, "NLST d"), ["b.txt"]);
     let mlst = c.expect("MLST d/b.txt", 250);
     assert!(mlst.text().contains("size=12;"), "{mlst:?}");
@@ -185,7 +200,7 @@ fn login_and_listings(backend: Backend) {
     c.expect("CWD b.txt", 550);
     c.expect("CDUP", 250);
     let stat = c.cmd("STAT d");
-    assert!(matches!(stat.code, 211 | 212 | 213), "{stat:?}");
+    assert!((211..=213).contains(&stat.code), "{stat:?}");
     assert!(stat.text().contains("b.txt"), "{stat:?}");
     c.expect("RETR d", 550);
     c.expect("RETR missing", 550);
@@ -197,8 +212,15 @@ fn retr_with_rest(backend: Backend) {
     let content = pseudo_random(3 * 1024 * 1024 + 17, 5);
     put(&mut c, "r.bin", &content);
     assert_same_bytes(&get(&mut c, "r.bin"), &content, "RETR");
-    assert_same_bytes(&get_at(&mut c, "r.bin", 1_000_003), &content[1_000_003..], "REST + RETR");
-    assert!(get_at(&mut c, "r.bin", content.len() as u64).is_empty(), "REST at the end");
+    assert_same_bytes(
+        &get_at(&mut c, "r.bin", 1_000_003),
+        &content[1_000_003..],
+        "REST + RETR",
+    );
+    assert!(
+        get_at(&mut c, "r.bin", content.len() as u64).is_empty(),
+        "REST at the end"
+    );
     c.expect(&format!("REST {}", content.len() + 1), 350);
     let past = c.cmd("RETR r.bin");
     assert_eq!(past.code, 550, "REST past the end: {past:?}");
@@ -301,7 +323,11 @@ fn rnfr_rnto(backend: Backend) {
     put(&mut c, "other", b"other");
     c.expect("RNFR d/r2", 350);
     c.expect("RNTO other", 250);
-    assert_same_bytes(&get(&mut c, "other"), &content, "a rename over a file replaces it");
+    assert_same_bytes(
+        &get(&mut c, "other"),
+        &content,
+        "a rename over a file replaces it",
+    );
     c.expect("RNFR d", 350);
     let dir = c.cmd("RNTO e");
     match backend {
@@ -338,7 +364,11 @@ fn abor_mid_upload(backend: Backend) {
         let started = Instant::now();
         c.send_line("ABOR", "\r\n");
         let (first, second) = (c.read_reply(), c.read_reply());
-        assert_eq!((first.code, second.code), (426, 226), "{first:?} {second:?}");
+        assert_eq!(
+            (first.code, second.code),
+            (426, 226),
+            "{first:?} {second:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
         drop(data);
         c.expect("NOOP", 200);

@@ -214,7 +214,11 @@ fn main() -> anyhow::Result<()> {
     config.s3 = args
         .storage
         .as_deref()
-        .map(|url| S3Config::from_url(url, args.s3_endpoint.clone(), |name| std::env::var(name).ok()))
+        .map(|url| {
+            S3Config::from_url(url, args.s3_endpoint.clone(), |name| {
+                std::env::var(name).ok()
+            })
+        })
         .transpose()
         .context("--storage")?;
     config.bind = args.bind;

@@ -234,12 +234,12 @@ impl Server {
     pub fn bind(config: Config) -> Result<Server, ServerError> {
         let storage: Arc<dyn Storage> = match &config.s3 {
             Some(s3) => Arc::new(S3Storage::connect(s3)?),
-            None => Arc::new(LocalDisk::new(&config.root).map_err(|source| {
-                ServerError::Root {
+            None => Arc::new(
+                LocalDisk::new(&config.root).map_err(|source| ServerError::Root {
                     path: config.root.clone(),
                     source,
-                }
-            })?),
+                })?,
+            ),
         };
         let log = Log {
             level: config.log_level,

@@ -18,8 +18,8 @@
 //! back end sees a path), or formatting listings (the server's `listing`).
 
 pub mod local;
-pub mod s3;
 mod path;
+pub mod s3;
 
 use std::fmt;
 use std::io::{self, Read, Write};

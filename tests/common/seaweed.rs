@@ -193,7 +193,8 @@ rm -rf "$dir""#;
         )
         .unwrap();
         let mut body = String::new();
-        s.read_to_string(&mut body).expect("reading the filer's answer");
+        s.read_to_string(&mut body)
+            .expect("reading the filer's answer");
         if body.contains("\"Entries\":null") || body.starts_with("HTTP/1.1 404") {
             return 0;
         }

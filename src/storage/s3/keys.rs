@@ -143,7 +143,10 @@ mod tests {
             keys.file(&odd).unwrap().as_ref(),
             "p/50% off #1 [draft]?.txt"
         );
-        assert_eq!(name_of(&keys.file(&odd).unwrap()), "50% off #1 [draft]?.txt");
+        assert_eq!(
+            name_of(&keys.file(&odd).unwrap()),
+            "50% off #1 [draft]?.txt"
+        );
     }
 
     #[test]
@@ -170,7 +173,10 @@ mod tests {
             path: "x".into(),
             source: "gone".into(),
         };
-        assert!(matches!(fail(&v("x"), not_found), StorageError::NotFound(_)));
+        assert!(matches!(
+            fail(&v("x"), not_found),
+            StorageError::NotFound(_)
+        ));
         let generic = object_store::Error::Generic {
             store: "S3",
             source: "boom".into(),

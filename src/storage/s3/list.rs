@@ -96,7 +96,8 @@ impl std::fmt::Debug for Listing {
 impl Listing {
     /// Takes in one page's entries.
     pub fn absorb(&mut self, page: PaginatedListResult) {
-        let mut entries = Vec::with_capacity(page.result.common_prefixes.len() + page.result.objects.len());
+        let mut entries =
+            Vec::with_capacity(page.result.common_prefixes.len() + page.result.objects.len());
         for prefix in &page.result.common_prefixes {
             entries.push(Entry {
                 name: name_of(prefix),

@@ -54,8 +54,7 @@ use list::{dir_meta, file_meta, Listing};
 use marker::Markers;
 use read::ObjectReader;
 use runtime::run;
-use upload::{Claim, Kept, ObjectUpload};
-
+use upload::{Claim, Destination, Kept, ObjectUpload};
 
 /// This process's multipart uploads in progress, by upload number: the
 /// object and the upload id, so that shutdown can abort them.
@@ -253,7 +252,8 @@ impl S3Storage {
             return Ok(Some(dir_meta(SystemTime::UNIX_EPOCH)));
         }
         let prefix = self.keys.dir_prefix(v);
-        let page = list::page(&self.store, &self.handle, &prefix, None, 1).map_err(|e| fail(v, e))?;
+        let page =
+            list::page(&self.store, &self.handle, &prefix, None, 1).map_err(|e| fail(v, e))?;
         let marker = self.keys.dir(v)?;
         let modified = page
             .result
@@ -275,12 +275,6 @@ impl S3Storage {
             Some(_) => Err(StorageError::NotADirectory(v.clone())),
             None => Err(StorageError::NotFound(v.clone())),
         }
-    }
-
-    /// The number of this process's next upload.
-    fn next_upload_id() -> u64 {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed)
     }
 }
 
@@ -323,8 +317,8 @@ impl Storage for S3Storage {
 
     fn list(&self, path: &VirtualPath) -> Result<Entries, StorageError> {
         let prefix = self.keys.dir_prefix(path);
-        let first =
-            list::page(&self.store, &self.handle, &prefix, None, list::PAGE_KEYS).map_err(|e| fail(path, e))?;
+        let first = list::page(&self.store, &self.handle, &prefix, None, list::PAGE_KEYS)
+            .map_err(|e| fail(path, e))?;
         let empty = first.result.objects.is_empty() && first.result.common_prefixes.is_empty();
         if empty && !path.is_root() {
             return Err(match self.head(path)? {
@@ -369,7 +363,8 @@ impl Storage for S3Storage {
         let store = Arc::clone(&self.store);
         let at = location.clone();
         if offset == 0 {
-            let result = run(&self.handle, async move { store.get(&at).await }).map_err(not_a_file)?;
+            let result =
+                run(&self.handle, async move { store.get(&at).await }).map_err(not_a_file)?;
             let size = result.meta.size;
             return Ok(Box::new(reader(Some(result), size)));
         }
@@ -393,8 +388,10 @@ impl Storage for S3Storage {
             ..GetOptions::default()
         };
         let store = Arc::clone(&self.store);
-        let result = run(&self.handle, async move { store.get_opts(&location, options).await })
-            .map_err(not_a_file)?;
+        let result = run(&self.handle, async move {
+            store.get_opts(&location, options).await
+        })
+        .map_err(not_a_file)?;
         Ok(Box::new(reader(Some(result), size)))
     }
 
@@ -441,12 +438,13 @@ impl Storage for S3Storage {
         Ok(Box::new(ObjectUpload::new(
             Arc::clone(&self.store),
             self.handle.clone(),
-            location,
-            path.clone(),
-            no_clobber,
-            kept,
             Arc::clone(&self.active),
-            S3Storage::next_upload_id(),
+            Destination {
+                location,
+                path: path.clone(),
+                no_clobber,
+                kept,
+            },
         )))
     }
 
@@ -461,11 +459,9 @@ impl Storage for S3Storage {
         }
         let markers = Arc::clone(&self.markers);
         let key = self.keys.dir_prefix(path);
-        run(&self.handle, async move { markers.put(&key).await }).map_err(|e| {
-            StorageError::Io {
-                path: path.clone(),
-                source: io::Error::other(e),
-            }
+        run(&self.handle, async move { markers.put(&key).await }).map_err(|e| StorageError::Io {
+            path: path.clone(),
+            source: io::Error::other(e),
         })
     }
 
@@ -474,11 +470,17 @@ impl Storage for S3Storage {
             return Err(StorageError::InvalidName(ROOT_FIXED));
         }
         let prefix = self.keys.dir_prefix(path);
-        let page = list::page(&self.store, &self.handle, &prefix, None, 2).map_err(|e| fail(path, e))?;
+        let page =
+            list::page(&self.store, &self.handle, &prefix, None, 2).map_err(|e| fail(path, e))?;
         let marker = self.keys.dir(path)?;
         let has_marker = page.result.objects.iter().any(|o| o.location == marker);
         let others = page.result.common_prefixes.len()
-            + page.result.objects.iter().filter(|o| o.location != marker).count();
+            + page
+                .result
+                .objects
+                .iter()
+                .filter(|o| o.location != marker)
+                .count();
         if others > 0 {
             return Err(StorageError::NotEmpty(path.clone()));
         }
@@ -489,9 +491,11 @@ impl Storage for S3Storage {
             });
         }
         let markers = Arc::clone(&self.markers);
-        run(&self.handle, async move { markers.delete(&prefix).await }).map_err(|e| StorageError::Io {
-            path: path.clone(),
-            source: io::Error::other(e),
+        run(&self.handle, async move { markers.delete(&prefix).await }).map_err(|e| {
+            StorageError::Io {
+                path: path.clone(),
+                source: io::Error::other(e),
+            }
         })
     }
 
@@ -532,8 +536,11 @@ impl Storage for S3Storage {
         }
         let store = Arc::clone(&self.store);
         let copied = source.clone();
-        run(&self.handle, async move { store.copy(&copied, &target).await })
-            .map_err(|e| fail(from, e))?;
+        run(
+            &self.handle,
+            async move { store.copy(&copied, &target).await },
+        )
+        .map_err(|e| fail(from, e))?;
         let store = Arc::clone(&self.store);
         run(&self.handle, async move { store.delete(&source).await }).map_err(|e| fail(from, e))
     }
@@ -594,12 +601,22 @@ mod tests {
         assert_eq!((c.bucket.as_str(), c.prefix.as_str()), ("b", ""));
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.endpoint_url(), "https://s3.us-east-1.amazonaws.com");
-        let c = S3Config::from_url("s3://b/team/ftp/", Some("http://127.0.0.1:9000".into()), env(&KEYS))
-            .unwrap();
+        let c = S3Config::from_url(
+            "s3://b/team/ftp/",
+            Some("http://127.0.0.1:9000".into()),
+            env(&KEYS),
+        )
+        .unwrap();
         assert_eq!(c.prefix, "team/ftp/");
         assert_eq!(c.endpoint_url(), "http://127.0.0.1:9000");
         for bad in ["b", "s3://", "s3:///x", "http://b"] {
-            assert!(matches!(S3Config::from_url(bad, None, env(&KEYS)), Err(S3Error::BadUrl(_))), "{bad}");
+            assert!(
+                matches!(
+                    S3Config::from_url(bad, None, env(&KEYS)),
+                    Err(S3Error::BadUrl(_))
+                ),
+                "{bad}"
+            );
         }
     }
 

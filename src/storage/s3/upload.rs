@@ -30,6 +30,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -86,6 +87,16 @@ pub struct Kept {
     pub _claim: Claim,
 }
 
+/// Where an upload goes and what it keeps.
+#[derive(Debug)]
+pub struct Destination {
+    pub location: Path,
+    pub path: VirtualPath,
+    /// STOU: fail rather than replace an object.
+    pub no_clobber: bool,
+    pub kept: Option<Kept>,
+}
+
 /// An upload in progress.
 pub struct ObjectUpload {
     pub store: Arc<AmazonS3>,
@@ -127,22 +138,19 @@ impl ObjectUpload {
     pub fn new(
         store: Arc<AmazonS3>,
         handle: Handle,
-        location: Path,
-        path: VirtualPath,
-        no_clobber: bool,
-        kept: Option<Kept>,
         registry: Registry,
-        id: u64,
+        to: Destination,
     ) -> ObjectUpload {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         ObjectUpload {
             store,
             handle,
-            location,
-            path,
-            no_clobber,
-            kept,
+            location: to.location,
+            path: to.path,
+            no_clobber: to.no_clobber,
+            kept: to.kept,
             registry,
-            id,
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
             buffer: Vec::new(),
             multipart: None,
             in_flight: JoinSet::new(),
@@ -175,8 +183,10 @@ impl ObjectUpload {
             None => {
                 let store = Arc::clone(&self.store);
                 let location = self.location.clone();
-                let id = run(&self.handle, async move { store.create_multipart(&location).await })
-                    .map_err(|e| store_error("starting the multipart upload", e))?;
+                let id = run(&self.handle, async move {
+                    store.create_multipart(&location).await
+                })
+                .map_err(|e| store_error("starting the multipart upload", e))?;
                 self.registry
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -234,8 +244,10 @@ impl ObjectUpload {
         let len = kept.len;
         let store = Arc::clone(&self.store);
         let location = self.location.clone();
-        let result = run(&self.handle, async move { store.get_opts(&location, options).await })
-            .map_err(|e| store_error("reading the part of the old object to keep", e))?;
+        let result = run(&self.handle, async move {
+            store.get_opts(&location, options).await
+        })
+        .map_err(|e| store_error("reading the part of the old object to keep", e))?;
         let mut body = pump(&self.handle, result.into_stream());
         let mut got = 0u64;
         while let Some(chunk) = body.blocking_recv() {
@@ -288,9 +300,12 @@ impl ObjectUpload {
                 let payload = PutPayload::from(Bytes::from(std::mem::take(&mut self.buffer)));
                 let store = Arc::clone(&self.store);
                 let location = self.location.clone();
-                run(&self.handle, async move { store.put(&location, payload).await })
-                    .map(|_| ())
-                    .map_err(|e| fail(&path, e))
+                run(
+                    &self.handle,
+                    async move { store.put(&location, payload).await },
+                )
+                .map(|_| ())
+                .map_err(|e| fail(&path, e))
             }
             Some(id) => {
                 if !self.buffer.is_empty() {
@@ -397,7 +412,11 @@ pub fn abort_all(store: &Arc<AmazonS3>, handle: &Handle, registry: &Registry) ->
     let mut aborted = 0;
     for (location, id) in active.into_values() {
         let store = Arc::clone(store);
-        if run(handle, async move { store.abort_multipart(&location, &id).await }).is_ok() {
+        if run(handle, async move {
+            store.abort_multipart(&location, &id).await
+        })
+        .is_ok()
+        {
             aborted += 1;
         }
     }
