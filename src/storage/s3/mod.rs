@@ -39,7 +39,7 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
 use object_store::path::Path;
@@ -61,6 +61,14 @@ use upload::{Claim, Destination, Kept, ObjectUpload};
 type Registry = Arc<Mutex<HashMap<u64, (Path, String)>>>;
 
 const ROOT_FIXED: &str = "the root directory cannot be replaced";
+
+/// Longest a single request (HEAD, a listing page, an 8 MiB part, a copy)
+/// may take, retries included: an 8 MiB part at 30 KB/s still fits, and a
+/// store that hangs frees the session that waits on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Longest a connection to the store may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the bucket is and how to sign requests to it.
 #[derive(Clone, PartialEq, Eq)]
@@ -149,7 +157,11 @@ impl S3Config {
 /// The served tree in a bucket.
 #[derive(Clone)]
 pub struct S3Storage {
+    /// Requests with an answer of bounded size, under [`REQUEST_TIMEOUT`].
     store: Arc<AmazonS3>,
+    /// GETs whose bodies are streamed as fast as an FTP client reads them,
+    /// which may take hours: no overall timeout (connecting has one).
+    streams: Arc<AmazonS3>,
     markers: Arc<Markers>,
     handle: Handle,
     keys: Keys,
@@ -176,22 +188,29 @@ impl S3Storage {
             endpoint: endpoint.clone(),
             cause,
         };
-        let options = ClientOptions::new().with_allow_http(endpoint.starts_with("http://"));
+        let options = ClientOptions::new()
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT);
         // Built field by field, never from the environment: this machine's
         // kind of environment (AWS_CA_BUNDLE, AWS_PROFILE...) must not
         // change where or how requests go.
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&config.bucket)
-            .with_region(&config.region)
-            .with_endpoint(&endpoint)
-            .with_virtual_hosted_style_request(false)
-            .with_access_key_id(&config.access_key_id)
-            .with_secret_access_key(&config.secret_access_key)
-            .with_client_options(options.clone());
-        if let Some(token) = &config.session_token {
-            builder = builder.with_token(token);
-        }
-        let store = builder.build().map_err(|e| access(e.to_string()))?;
+        let build = |options: &ClientOptions| {
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(&config.bucket)
+                .with_region(&config.region)
+                .with_endpoint(&endpoint)
+                .with_virtual_hosted_style_request(false)
+                .with_access_key_id(&config.access_key_id)
+                .with_secret_access_key(&config.secret_access_key)
+                .with_client_options(options.clone());
+            if let Some(token) = &config.session_token {
+                builder = builder.with_token(token);
+            }
+            builder.build().map_err(|e| access(e.to_string()))
+        };
+        let store = build(&options)?;
+        let streams = build(&options.clone().with_timeout_disabled())?;
         let credential = AwsCredential {
             key_id: config.access_key_id.clone(),
             secret_key: config.secret_access_key.clone(),
@@ -208,6 +227,7 @@ impl S3Storage {
         let handle = runtime::handle().map_err(|e| access(format!("starting the runtime: {e}")))?;
         let storage = S3Storage {
             store: Arc::new(store),
+            streams: Arc::new(streams),
             markers: Arc::new(markers),
             handle,
             keys: Keys::new(&config.prefix),
@@ -360,9 +380,9 @@ impl Storage for S3Storage {
             size,
             path: path.clone(),
         };
-        let store = Arc::clone(&self.store);
         let at = location.clone();
         if offset == 0 {
+            let store = Arc::clone(&self.streams);
             let result =
                 run(&self.handle, async move { store.get(&at).await }).map_err(not_a_file)?;
             let size = result.meta.size;
@@ -370,6 +390,7 @@ impl Storage for S3Storage {
         }
         // A ranged GET past the end is an error (416), so the size comes
         // first; the GET is then pinned to the object HEAD saw.
+        let store = Arc::clone(&self.store);
         let meta = run(&self.handle, async move { store.head(&at).await }).map_err(not_a_file)?;
         let size = meta.size;
         if offset > size {
@@ -387,7 +408,7 @@ impl Storage for S3Storage {
             range: Some(GetRange::Offset(offset)),
             ..GetOptions::default()
         };
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.streams);
         let result = run(&self.handle, async move {
             store.get_opts(&location, options).await
         })
@@ -436,7 +457,7 @@ impl Storage for S3Storage {
             }
         };
         Ok(Box::new(ObjectUpload::new(
-            Arc::clone(&self.store),
+            [Arc::clone(&self.store), Arc::clone(&self.streams)],
             self.handle.clone(),
             Arc::clone(&self.active),
             Destination {

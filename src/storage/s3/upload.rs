@@ -100,6 +100,8 @@ pub struct Destination {
 /// An upload in progress.
 pub struct ObjectUpload {
     pub store: Arc<AmazonS3>,
+    /// The store without an overall timeout, for the kept bytes' GET.
+    pub streams: Arc<AmazonS3>,
     pub handle: Handle,
     pub location: Path,
     pub path: VirtualPath,
@@ -135,15 +137,18 @@ fn store_error(what: &str, e: impl fmt::Display) -> io::Error {
 }
 
 impl ObjectUpload {
+    /// `stores`: the one for requests and the one for streamed GETs.
     pub fn new(
-        store: Arc<AmazonS3>,
+        stores: [Arc<AmazonS3>; 2],
         handle: Handle,
         registry: Registry,
         to: Destination,
     ) -> ObjectUpload {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        let [store, streams] = stores;
         ObjectUpload {
             store,
+            streams,
             handle,
             location: to.location,
             path: to.path,
@@ -242,7 +247,7 @@ impl ObjectUpload {
             ..GetOptions::default()
         };
         let len = kept.len;
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.streams);
         let location = self.location.clone();
         let result = run(&self.handle, async move {
             store.get_opts(&location, options).await
