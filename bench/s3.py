@@ -200,14 +200,14 @@ def main():
                     peaks.append(sampler.peak)
                     res["serv_stor"].append(size / t)
                 else:
-                    t = timed(["rclone", "copyto", big, direct], env=renv)
+                    t = timed(["rclone", "-q", "copyto", big, direct], env=renv)
                     res["rclone_stor"].append(size / t)
             for who in order:
                 if who == "serv":
                     t = timed(["curl", "-sS", "--fail", ftp, "-o", "/dev/null"])
                     res["serv_retr"].append(size / t)
                 else:
-                    t = timed(["rclone", "cat", direct], env=renv)
+                    t = timed(["rclone", "-q", "cat", direct], env=renv)
                     res["rclone_retr"].append(size / t)
             print(f"round {r + 1}: " + ", ".join(
                 f"{k} {v[-1] / 2**20:.0f} MiB/s" for k, v in res.items()), file=sys.stderr)

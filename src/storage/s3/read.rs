@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 use bytes::Bytes;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::Receiver;
 
 use crate::storage::{ReadFile, VirtualPath};
@@ -30,26 +31,57 @@ impl fmt::Debug for ObjectReader {
     }
 }
 
-impl Read for ObjectReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            let Some(body) = self.body.as_mut() else {
-                return Ok(0);
-            };
-            match body.blocking_recv() {
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => {
-                    self.body = None;
-                    return Err(io::Error::other(format!(
-                        "reading the object from the store: {e}"
-                    )));
-                }
-                None => self.body = None,
+impl ObjectReader {
+    /// The next chunk, waiting for it only if `wait`; `None` at the end
+    /// (or, without waiting, when none is there yet).
+    fn next_chunk(&mut self, wait: bool) -> io::Result<Option<Bytes>> {
+        let Some(body) = self.body.as_mut() else {
+            return Ok(None);
+        };
+        let next = if wait {
+            body.blocking_recv()
+        } else {
+            match body.try_recv() {
+                Ok(item) => Some(item),
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => None,
+            }
+        };
+        match next {
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(e)) => {
+                self.body = None;
+                Err(io::Error::other(format!(
+                    "reading the object from the store: {e}"
+                )))
+            }
+            None => {
+                self.body = None;
+                Ok(None)
             }
         }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
+    }
+}
+
+impl Read for ObjectReader {
+    /// Waits for the first chunk, then also takes every chunk already
+    /// there, so that the transfer writes to the client in large pieces
+    /// rather than one HTTP frame (often 16 KiB) per write.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.chunk.is_empty() {
+                match self.next_chunk(filled == 0)? {
+                    Some(chunk) => self.chunk = chunk,
+                    None => break,
+                }
+                continue;
+            }
+            let n = (buf.len() - filled).min(self.chunk.len());
+            buf[filled..filled + n].copy_from_slice(&self.chunk.split_to(n));
+            filled += n;
+        }
+        Ok(filled)
     }
 }
 

@@ -88,5 +88,6 @@ pub fn pump(
     rx
 }
 
-/// Chunks (of the HTTP body's size, tens of KiB) a download reads ahead.
-const PUMP_CHUNKS: usize = 8;
+/// Chunks (HTTP body frames, mostly 16 KiB or less) a download reads
+/// ahead: about 1 MiB, what the transfer reads at a time.
+const PUMP_CHUNKS: usize = 64;
