@@ -14,7 +14,8 @@ every round, alternating:
     RETR BIG   curl ftp://serv/ -o /dev/null   vs  rclone cat s3:bench/direct/ > /dev/null
 
 (rclone: apt-get install rclone; configured through RCLONE_CONFIG_* variables,
-path-style, no config file.) Throughput is bytes over wall-clock seconds;
+path-style, no config file; --ignore-times, or it would skip an upload of
+the same file.) Throughput is bytes over wall-clock seconds;
 medians over the rounds. During each STOR through serv, serv's resident
 memory (VmRSS) is sampled every 20 ms (the peak is reported) and the bytes
 it wrote to local storage are read from /proc/PID/io (write_bytes) before
@@ -200,7 +201,7 @@ def main():
                     peaks.append(sampler.peak)
                     res["serv_stor"].append(size / t)
                 else:
-                    t = timed(["rclone", "-q", "copyto", big, direct], env=renv)
+                    t = timed(["rclone", "-q", "--ignore-times", "copyto", big, direct], env=renv)
                     res["rclone_stor"].append(size / t)
             for who in order:
                 if who == "serv":
@@ -210,7 +211,8 @@ def main():
                     t = timed(["rclone", "-q", "cat", direct], env=renv)
                     res["rclone_retr"].append(size / t)
             print(f"round {r + 1}: " + ", ".join(
-                f"{k} {v[-1] / 2**20:.0f} MiB/s" for k, v in res.items()), file=sys.stderr)
+                f"{k} {v[-1] / 2**20:.0f} MiB/s" for k, v in res.items())
+                + f"; serv peak RSS in STOR {peaks[-1] / 1024:.1f} MiB", file=sys.stderr)
 
         med = {k: statistics.median(v) / 2**20 for k, v in res.items()}
         mib = 2**20
