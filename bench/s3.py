@@ -22,8 +22,8 @@ it wrote to local storage are read from /proc/PID/io (write_bytes) before
 and after. Targets from the issue: serv at least 0.85x the direct client,
 under 64 MiB of memory during a 1 GiB STOR, under 64 MiB written locally.
 
-The data file is random bytes in a temporary directory (on /dev/shm when
-it has room). Everything started here is stopped on exit.
+The data file and the store's data are in temporary directories (on
+/dev/shm when it has room). Everything started here is stopped on exit.
 """
 
 import argparse
@@ -95,20 +95,21 @@ def start_weed(tmp):
     return weed, f"http://127.0.0.1:{p[6]}"
 
 
-def start_serv(serv, endpoint):
+def start_serv(serv, endpoint, log_path):
     env = clean_env(AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET,
                     AWS_REGION="us-east-1")
     deadline = time.time() + 60
     while True:
+        log = open(log_path, "w")
         proc = subprocess.Popen(
-            [serv, "-q", "--bind", "127.0.0.1", "--storage", f"s3://{BUCKET}/ftp",
+            [serv, "--bind", "127.0.0.1", "--storage", f"s3://{BUCKET}/ftp",
              "--s3-endpoint", endpoint, "0"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         line = proc.stdout.readline()
         if line.startswith("listening on "):
             return proc, int(line.rsplit(":", 1)[1])
-        err = proc.stderr.read()
         proc.wait()
+        err = open(log_path).read()
         # The bucket may not be there yet just after weed's port opens.
         if time.time() > deadline:
             sys.exit(f"serv did not start: {err}")
@@ -170,17 +171,23 @@ def main():
     serv_bin = os.path.join(target, "release", "serv")
 
     size = args.size_mib * 1024 * 1024
-    shm = "/dev/shm" if shutil.disk_usage("/dev/shm").free > 3 * size else None
+    # The store keeps every round's objects (SeaweedFS reclaims overwritten
+    # data later): about (2 x rounds + 1) x SIZE, on /dev/shm when it has
+    # room, so that a nearly full disk neither fails nor slows the store.
+    need = (2 * args.rounds + 2) * size
+    shm = "/dev/shm" if shutil.disk_usage("/dev/shm").free > need + size else None
     data_dir = tempfile.mkdtemp(prefix="s3bench-data-", dir=shm)
-    tmp = tempfile.mkdtemp(prefix="s3bench-")
+    tmp = tempfile.mkdtemp(prefix="s3bench-", dir=shm)
     weed = serv = None
+    serv_log = None
     try:
         big = os.path.join(data_dir, "big.bin")
         with open(big, "wb") as f:
             for _ in range(args.size_mib):
                 f.write(os.urandom(1024 * 1024))
         weed, endpoint = start_weed(tmp)
-        serv, port = start_serv(serv_bin, endpoint)
+        serv_log = os.path.join(tmp, "serv.log")
+        serv, port = start_serv(serv_bin, endpoint, serv_log)
         renv = rclone_env(endpoint)
         ftp = f"ftp://127.0.0.1:{port}/big.bin"
         direct = f"s3:{BUCKET}/direct/big.bin"
@@ -194,9 +201,11 @@ def main():
                     before = proc_io(serv.pid)["write_bytes"]
                     sampler = RssSampler(serv.pid)
                     sampler.start()
-                    t = timed(["curl", "-sS", "--fail", "-T", big, ftp])
-                    sampler.stop.set()
-                    sampler.join()
+                    try:
+                        t = timed(["curl", "-sS", "--fail", "-T", big, ftp])
+                    finally:
+                        sampler.stop.set()
+                        sampler.join()
                     written.append(proc_io(serv.pid)["write_bytes"] - before)
                     peaks.append(sampler.peak)
                     res["serv_stor"].append(size / t)
@@ -227,6 +236,10 @@ def main():
         print(f"| serv peak RSS during STOR | {max(peaks) / 1024:.1f} MiB | | | < 64 MiB |")
         print(f"| serv bytes written locally during STOR | "
               f"{max(written) / mib:.1f} MiB | | | < 64 MiB |")
+    except Exception:
+        if serv is not None:
+            print("serv's log ends with:\n" + open(serv_log).read()[-3000:], file=sys.stderr)
+        raise
     finally:
         for p in (serv, weed):
             if p is not None:
