@@ -3,7 +3,9 @@
 //! concurrent uploads of one name leave one whole version, and each server
 //! announces its own passive address. Also the S3 back end's start-up
 //! checks and its prefix-scoped views (per-user homes), through `serv` and
-//! through the storage seam.
+//! through the storage seam; `cli` and curl (put, ls, get, a resumed
+//! download, rename, delete) and, with `interop`, lftp `mirror -R` and
+//! `mirror` round trips on a bucket.
 #![cfg(feature = "s3")]
 
 mod common;
@@ -308,4 +310,91 @@ fn a_subtree_is_a_view_of_its_prefix_and_reaches_nothing_outside() {
     ann.delete(&v("new.txt")).unwrap();
     assert!(storage.stat(&v("ann/new.txt")).is_err());
     assert_eq!(storage.remove_stale_uploads().unwrap(), 0);
+}
+
+/// A tree worth mirroring: nested and empty directories, empty files,
+/// names with spaces and UTF-8, a file of several parts.
+fn make_tree(root: &std::path::Path) {
+    for dir in ["sub/deeper", "with space", "日本語", "empty dir"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("a.txt"), b"hello\n").unwrap();
+    std::fs::write(root.join("empty"), b"").unwrap();
+    write_random_file(&root.join("sub/big.bin"), 9 * 1024 * 1024 + 1, 41);
+    write_random_file(&root.join("sub/deeper/mid.bin"), 100_000, 42);
+    write_random_file(&root.join("with space/naïve ü.txt"), 4097, 43);
+    std::fs::write(root.join("日本語/空"), b"").unwrap();
+}
+
+#[test]
+fn cli_and_curl_put_list_get_rename_and_delete_on_a_bucket() {
+    let weed = shared();
+    let server = serv(weed, &prefix("clients"), "127.0.0.1");
+    let work = tempfile::tempdir().unwrap();
+    let up = work.path().join("up.bin");
+    let content = write_random_file(&up, 5 * 1024 * 1024 + 7, 9);
+    let out = run_cli(
+        server.port(),
+        work.path(),
+        "put up.bin remote.bin\nls\nget remote.bin down.bin\nrename remote.bin moved.bin\nls\n",
+        &[],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains("remote.bin") && out.stdout.contains("moved.bin"),
+        "{out}"
+    );
+    assert_file_is(&work.path().join("down.bin"), &content);
+
+    // curl: a download resumed from a partial file (REST + RETR), then
+    // an upload and a delete.
+    std::fs::write(work.path().join("part.bin"), &content[..1_000_000]).unwrap();
+    let url = format!("ftp://127.0.0.1:{}/moved.bin", server.port());
+    let out = run_curl(work.path(), &["-sS", "-C", "-", "-o", "part.bin", &url]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_file_is(&work.path().join("part.bin"), &content);
+    let out = run_curl(
+        work.path(),
+        &[
+            "-sS",
+            "-T",
+            "up.bin",
+            &format!("ftp://127.0.0.1:{}/by-curl.bin", server.port()),
+        ],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let out = run_cli(server.port(), work.path(), "delete moved.bin\nls\n", &[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !out.stdout.contains("moved.bin") && out.stdout.contains("by-curl.bin"),
+        "{out}"
+    );
+}
+
+#[cfg(feature = "interop")]
+#[test]
+fn lftp_mirrors_a_tree_to_a_bucket_and_back() {
+    let weed = shared();
+    let server = serv(weed, &prefix("mirror"), "127.0.0.1");
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    make_tree(&src);
+    let home = work.path().join(".home");
+    std::fs::create_dir_all(&home).unwrap();
+    let script = format!(
+        "set net:max-retries 1; set net:timeout 10; set cmd:fail-exit true; \
+         set ftp:charset utf-8; set file:charset utf-8; \
+         open -u anonymous,guest@example.org ftp://127.0.0.1:{}; \
+         mirror -R src /up; mirror /up back",
+        server.port()
+    );
+    let mut cmd = Command::new("lftp");
+    cmd.current_dir(work.path())
+        .env("HOME", &home)
+        .env("LC_ALL", "C.UTF-8")
+        .arg("-c")
+        .arg(&script);
+    let out = run_with_timeout(cmd, b"", PROCESS_TIMEOUT);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_same_tree(&work.path().join("back"), &src);
 }
