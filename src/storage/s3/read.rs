@@ -66,7 +66,7 @@ impl ObjectReader {
 impl Read for ObjectReader {
     /// Waits for the first chunk, then also takes every chunk already
     /// there, so that the transfer writes to the client in large pieces
-    /// rather than one HTTP frame (often 16 KiB) per write.
+    /// rather than one HTTP frame (of any size the HTTP client read) per write.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
