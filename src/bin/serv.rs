@@ -38,7 +38,8 @@ struct Args {
     #[arg(long, default_value = ".")]
     root: PathBuf,
 
-    /// Serve an S3 bucket instead of --root: s3://BUCKET[/PREFIX].
+    /// Serve an S3 bucket instead of --root (which is then not used):
+    /// s3://BUCKET[/PREFIX].
     /// Credentials and region come from AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION (default
     /// us-east-1); no other AWS_* variable is read.

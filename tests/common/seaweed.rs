@@ -4,7 +4,7 @@
 //!
 //! `weed` runs under a small `sh` that waits on its stdin: when the test
 //! process ends, however it ends, the pipe closes and the shell kills
-//! `weed` and removes the data, so even the instance shared by every test
+//! `weed` (SIGTERM, SIGKILL after 5 s) and removes the data, so even the instance shared by every test
 //! of a binary ([`shared`]) is cleaned up. Tests isolate themselves by
 //! key prefix ([`Seaweed::url`] with a name of their own).
 
@@ -54,11 +54,18 @@ fn free_ports(n: usize) -> Vec<u16> {
 
 impl Seaweed {
     pub fn start() -> Seaweed {
-        let dir = tempfile::Builder::new()
-            .prefix("ftp-weed-")
-            .tempdir()
-            .expect("creating SeaweedFS's directory")
-            .keep();
+        // On /dev/shm where there is one: the store is small and scratch,
+        // and a nearly full disk made SeaweedFS fail writes.
+        let shm = std::path::Path::new("/dev/shm");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("ftp-weed-");
+        let dir = if shm.is_dir() {
+            builder.tempdir_in(shm)
+        } else {
+            builder.tempdir()
+        }
+        .expect("creating SeaweedFS's directory")
+        .keep();
         let data = dir.join("data");
         std::fs::create_dir(&data).unwrap();
         let p = free_ports(12);
@@ -82,11 +89,16 @@ impl Seaweed {
             format!("-debug.port={}", p[10]),
             format!("-metricsPort={}", p[11]),
         ];
+        // weed does not always stop on SIGTERM (seen with a full disk):
+        // five seconds, then SIGKILL.
         let script = r#"dir=$1; shift
 weed mini "$@" >"$dir/weed.log" 2>&1 &
 w=$!
 read _ignored
-kill $w 2>/dev/null; wait $w
+kill $w 2>/dev/null
+i=0
+while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+kill -9 $w 2>/dev/null; wait $w
 rm -rf "$dir""#;
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(script).arg("sh").arg(&dir).args(&flags);
