@@ -352,9 +352,11 @@ fn curl_round_trips(version: &str) {
     // Four curl runs on the explicit port, each with one AUTH; none on the
     // implicit port, where the handshake comes first. Every transfer was
     // protected (--require-tls would have answered 521 otherwise).
+    let auths = server.wait_for_count("-> AUTH ", 4, Duration::from_secs(10));
+    let prots = server.wait_for_count("-> PROT P", 8, Duration::from_secs(10));
     let log = server.log();
-    assert_eq!(log.matches("-> AUTH ").count(), 4, "{log}");
-    assert!(log.matches("-> PROT P").count() >= 8, "{log}");
+    assert_eq!(auths, 4, "{log}");
+    assert!(prots >= 8, "{log}");
     assert!(!log.contains("<- 521"), "{log}");
     assert_eq!(dir_names(server.root()), ["ftp up.bin", "ftps up.bin"]);
 }

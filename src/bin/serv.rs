@@ -26,6 +26,7 @@ use ftp::server::rate::{parse_rate, Limits, Shown};
 use ftp::server::settings::units::parse_range;
 use ftp::server::settings::{describe_accounts, Settings};
 use ftp::server::{Config, ReloadHandle, Server};
+use ftp::storage::s3::S3Config;
 use ftp::transport::tls::ServerTls;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
@@ -55,6 +56,19 @@ struct Args {
     /// Directory served as "/"; clients cannot reach anything outside it.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+
+    /// Serve an S3 bucket instead of --root (which is then not used):
+    /// s3://BUCKET[/PREFIX].
+    /// Credentials and region come from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION (default
+    /// us-east-1); no other AWS_* variable is read.
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    storage: Option<String>,
+
+    /// The S3 endpoint of an S3-compatible engine (path-style requests;
+    /// http:// allowed) [default: AWS_ENDPOINT_URL, else AWS itself].
+    #[arg(long, value_name = "URL", requires = "storage")]
+    s3_endpoint: Option<String>,
 
     /// Address to listen on [default: every interface, IPv6 and IPv4].
     #[arg(long)]
@@ -274,6 +288,7 @@ impl Effective {
         let c = &self.config;
         vec![
             ("root", format!("{:?}", c.root)),
+            ("storage", format!("{:?}", c.s3)),
             ("bind", format!("{:?}", c.bind)),
             ("port", format!("{:?}", c.port)),
             ("read_only", format!("{:?}", c.read_only)),
@@ -305,7 +320,16 @@ impl Effective {
         let secs = |d: Duration| format!("\"{}s\"", d.as_secs());
         let opt = |o: Option<String>| o.unwrap_or_else(|| "(none)".to_string());
         let mut lines = vec![
-            format!("root = {:?}", c.root),
+            match &c.s3 {
+                Some(s3) => format!(
+                    "storage = \"s3://{}{}{}\", s3_endpoint = {}",
+                    s3.bucket,
+                    if s3.prefix.is_empty() { "" } else { "/" },
+                    s3.prefix.trim_end_matches('/'),
+                    opt(s3.endpoint.as_ref().map(|e| format!("{e:?}")))
+                ),
+                None => format!("root = {:?}", c.root),
+            },
             format!("bind = {}", opt(c.bind.map(|b| b.to_string()))),
             format!("port = {}", c.port),
             format!("read_only = {}", c.read_only),
@@ -387,6 +411,20 @@ fn effective(
         f.root.clone().unwrap_or_else(|| args.root.clone())
     };
     let mut config = Config::new(&root, port);
+    // The bucket comes whole from one place: an endpoint in the file does
+    // not apply to a bucket given on the command line, nor the reverse.
+    let (storage, endpoint) = match &args.storage {
+        Some(url) => (Some(url.clone()), args.s3_endpoint.clone()),
+        None => (f.storage.clone(), f.s3_endpoint.clone()),
+    };
+    if storage.is_none() && endpoint.is_some() {
+        bail!("s3_endpoint is set but storage is not: give storage = \"s3://BUCKET\" too");
+    }
+    config.s3 = storage
+        .as_deref()
+        .map(|url| S3Config::from_url(url, endpoint, |name| std::env::var(name).ok()))
+        .transpose()
+        .context("storage")?;
     config.bind = args.bind.or(f.bind);
     config.idle_timeout = secs("idle_timeout", args.idle_timeout, f.idle_timeout);
     config.data_timeout = secs("data_timeout", args.data_timeout, f.data_timeout);

@@ -118,7 +118,8 @@ fn storage_code(e: &StorageError) -> ReplyCode {
         | StorageError::IsADirectory(_)
         | StorageError::NotAFile(_)
         | StorageError::AlreadyExists(_)
-        | StorageError::NotEmpty(_) => ReplyCode::FILE_UNAVAILABLE,
+        | StorageError::NotEmpty(_)
+        | StorageError::Refused { .. } => ReplyCode::FILE_UNAVAILABLE,
     }
 }
 

@@ -23,7 +23,8 @@
 //!
 //! Files are reached only through the storage seam
 //! ([`crate::storage::Storage`]); `--root` is a
-//! [`crate::storage::LocalDisk`].
+//! [`crate::storage::LocalDisk`], `--storage s3://BUCKET` an
+//! [`crate::storage::s3::S3Storage`] ([`Config::s3`]).
 //!
 //! Stopping (SIGINT/SIGTERM in `serv`): [`StopHandle::stop`] closes the
 //! listener, [`Server::run`] returns, and [`Server::drain`] gives running
@@ -62,6 +63,7 @@ use crate::limits::{
     SESSION_STACK_SIZE, STALL_TIMEOUT,
 };
 use crate::protocol::{Reply, ReplyCode};
+use crate::storage::s3::{S3Config, S3Error, S3Storage};
 use crate::storage::{LocalDisk, Storage};
 use crate::transport::data::canonical_ip;
 use crate::transport::tls::ServerTls;
@@ -79,8 +81,10 @@ use xferlog::TransferLog;
 /// Everything `serv` can be told on its command line.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The directory served as `/`.
+    /// The directory served as `/` (unless `s3` is given).
     pub root: PathBuf,
+    /// Serve a bucket (`--storage s3://BUCKET[/PREFIX]`) instead of `root`.
+    pub s3: Option<S3Config>,
     /// Address to listen on; `None` means every interface, IPv6 and IPv4.
     pub bind: Option<IpAddr>,
     /// Control port; 0 takes any free port.
@@ -138,6 +142,7 @@ impl Config {
     pub fn new(root: impl Into<PathBuf>, port: u16) -> Config {
         Config {
             root: root.into(),
+            s3: None,
             bind: None,
             port,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
@@ -176,6 +181,8 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Bucket(#[from] S3Error),
     #[error("--require-tls and --implicit-tls-port need a certificate: give --tls-cert and --tls-key, or --tls-self-signed")]
     NoCertificate,
     #[error("cannot serve metrics on {addr}: {source}")]
@@ -321,10 +328,15 @@ impl Server {
     /// Checks the root, binds the control port and cleans up upload
     /// temporaries left by an earlier run that was killed.
     pub fn bind(config: Config) -> Result<Server, ServerError> {
-        let storage = LocalDisk::new(&config.root).map_err(|source| ServerError::Root {
-            path: config.root.clone(),
-            source,
-        })?;
+        let storage: Arc<dyn Storage> = match &config.s3 {
+            Some(s3) => Arc::new(S3Storage::connect(s3)?),
+            None => Arc::new(
+                LocalDisk::new(&config.root).map_err(|source| ServerError::Root {
+                    path: config.root.clone(),
+                    source,
+                })?,
+            ),
+        };
         let log = Log {
             level: config.log_level,
         };
@@ -375,7 +387,7 @@ impl Server {
             implicit,
             shared: Arc::new(Shared {
                 config: Arc::new(session::Config {
-                    storage: Arc::new(storage),
+                    storage,
                     accounts: Arc::new(LiveAccounts::new(accounts)),
                     read_only: config.read_only,
                     idle_timeout: config.idle_timeout,

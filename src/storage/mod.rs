@@ -19,6 +19,7 @@
 
 pub mod local;
 mod path;
+pub mod s3;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -242,6 +243,13 @@ pub enum StorageError {
     },
     #[error("{0}: this server's storage does not support that")]
     Unsupported(VirtualPath),
+    /// An operation the back end refuses on this entry, for a reason the
+    /// client can act on (550), such as renaming a directory of objects.
+    #[error("{path}: {reason}")]
+    Refused {
+        path: VirtualPath,
+        reason: &'static str,
+    },
     /// A resumed or appending upload (REST + STOR, APPE) of a file that
     /// another one is resuming or appending to right now. Refused before
     /// any data is accepted, so that neither upload loses the other's

@@ -10,6 +10,9 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+#[cfg(feature = "s3")]
+pub mod seaweed;
+
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -59,6 +62,13 @@ impl Server {
         Server::launch(bind, None, args, &[])
     }
 
+    /// Like [`Server::start_on`] with exactly the `AWS_*` variables of
+    /// `env` (every inherited `AWS_*` one removed: this machine sets some,
+    /// like `AWS_CA_BUNDLE`, that have no business in a test).
+    pub fn start_with_env(bind: &str, args: &[&str], env: &[(String, String)]) -> Server {
+        Server::launch_env(bind, None, args, &[], env)
+    }
+
     /// Serves an existing `root` (which outlives the server: for restarts
     /// on the same tree), run under `wrapper` (e.g. `["prlimit", ...]`).
     pub fn start_in(root: &Path, args: &[&str], wrapper: &[&str]) -> Server {
@@ -72,6 +82,16 @@ impl Server {
     }
 
     fn launch(bind: &str, existing_root: Option<&Path>, args: &[&str], wrapper: &[&str]) -> Server {
+        Server::launch_env(bind, existing_root, args, wrapper, &[])
+    }
+
+    fn launch_env(
+        bind: &str,
+        existing_root: Option<&Path>,
+        args: &[&str],
+        wrapper: &[&str],
+        env: &[(String, String)],
+    ) -> Server {
         let bind_ip: IpAddr = bind
             .parse()
             .unwrap_or_else(|e| panic!("--bind {bind:?} is not an address: {e}"));
@@ -93,6 +113,14 @@ impl Server {
             }
             None => Command::new(serv),
         };
+        if !env.is_empty() {
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("AWS_") {
+                    cmd.env_remove(name);
+                }
+            }
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         cmd.arg("--root")
             .arg(&root)
             .args(["--bind", bind])
@@ -269,6 +297,20 @@ impl Server {
     }
 
     /// Everything the server wrote on stderr so far.
+    /// Waits until `needle` occurs at least `count` times in the log (the
+    /// log arrives through a pipe, after the replies a client already
+    /// read); how many times it occurs then.
+    pub fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.log().matches(needle).count();
+            if n >= count || Instant::now() >= deadline {
+                return n;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log(&self) -> String {
         String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
     }

@@ -50,6 +50,10 @@ pub enum SettingsError {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub root: Option<PathBuf>,
+    /// `s3://BUCKET[/PREFIX]`: serve a bucket instead of `root`.
+    pub storage: Option<String>,
+    /// The S3 endpoint (else `AWS_ENDPOINT_URL`).
+    pub s3_endpoint: Option<String>,
     pub bind: Option<IpAddr>,
     pub port: Option<u16>,
     /// The `name:HASH` file of `--users`; its accounts get the whole tree
