@@ -624,6 +624,15 @@ impl Session {
         }
     }
 
+    /// `Ok` when renaming `path` carries no path override with it (either
+    /// end of a rename; see [`crate::server::accounts::CarriesOverride`]).
+    fn movable(&self, path: &VirtualPath) -> Result<(), Failure> {
+        match &self.active {
+            Some(a) => Ok(a.account.rules.check_movable(path)?),
+            None => Ok(()),
+        }
+    }
+
     /// `Ok` when the account may do any of `any` at `path`.
     fn allow_any(&self, path: &VirtualPath, any: &[Permission]) -> Result<(), Failure> {
         match &self.active {
