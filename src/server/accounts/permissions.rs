@@ -22,7 +22,8 @@ pub enum Permission {
     Upload,
     /// STOR onto an existing name (with `upload`), RNTO onto one, MFMT.
     Overwrite,
-    /// APPE and REST + STOR.
+    /// APPE and REST + STOR of an existing file, to its end (a new file
+    /// needs `upload` too; REST short of the end `overwrite` too).
     Append,
     /// DELE.
     Delete,

@@ -173,3 +173,41 @@ fn max_sessions_counts_logged_in_sessions_and_rein_frees_one() {
     second.command("USER carol");
     assert_eq!(codes(&second.command("PASS pw")), [230]);
 }
+
+/// `append` alone may only add to the end of a file that is there: REST
+/// short of the end (which rewrites what follows) needs `overwrite`, and
+/// APPE of a new name (which creates a file) needs `upload`.
+#[test]
+fn append_alone_neither_rewrites_a_tail_nor_creates_a_file() {
+    let f = fixture(vec![account("logs", "/drop", &[Permission::Append])]);
+    std::fs::write(f.root.join("drop/log"), b"0123456789").unwrap();
+    let mut d = login(&f, "logs");
+    d.set_upload(b"XX");
+    assert_eq!(codes(&d.command("REST 2")), [350]);
+    d.command("EPSV");
+    let refused = d.command("STOR log");
+    assert_eq!(codes(&refused), [550], "{refused:?}");
+    assert!(
+        refused[0].lines()[0].contains("\"overwrite\""),
+        "{refused:?}"
+    );
+    d.command("EPSV");
+    let refused = d.command("APPE new");
+    assert_eq!(codes(&refused), [550], "{refused:?}");
+    assert!(refused[0].lines()[0].contains("\"upload\""), "{refused:?}");
+    assert!(!f.root.join("drop/new").exists());
+    assert_eq!(
+        std::fs::read(f.root.join("drop/log")).unwrap(),
+        b"0123456789"
+    );
+    // Resuming at the end and appending are what `append` is for.
+    assert_eq!(codes(&d.command("REST 10")), [350]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("STOR log")), [150, 226]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("APPE log")), [150, 226]);
+    assert_eq!(
+        std::fs::read(f.root.join("drop/log")).unwrap(),
+        b"0123456789XXXX"
+    );
+}
