@@ -211,3 +211,27 @@ fn append_alone_neither_rewrites_a_tail_nor_creates_a_file() {
         b"0123456789XXXX"
     );
 }
+
+/// A reload that moves an account to another home with wider permissions
+/// must not apply them to the home the session opened at login (the old,
+/// read-only one): the session ends with 421 instead, and the next login
+/// opens the new home.
+#[test]
+fn a_reload_that_moves_the_home_ends_the_session() {
+    let f = fixture(vec![account("alice", "/pub", &[Permission::List])]);
+    let mut d = login(&f, "alice");
+    f.config.accounts.replace(accounts(vec![account(
+        "alice",
+        "/home/alice",
+        &Permission::ALL,
+    )]));
+    let replies = d.command("DELE readme");
+    assert_eq!(codes(&replies), [421], "{replies:?}");
+    assert!(replies[0].lines()[0].contains("home"), "{replies:?}");
+    assert!(d.is_closed());
+    assert!(f.root.join("pub/readme").exists());
+    assert_eq!(f.config.accounts.sessions_of("alice"), 0);
+    let mut again = login(&f, "alice");
+    assert_eq!(codes(&again.command("MKD mine")), [257]);
+    assert!(f.root.join("home/alice/mine").is_dir());
+}
