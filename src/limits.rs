@@ -115,3 +115,10 @@ pub const METRICS_DEADLINE: Duration = Duration::from_secs(3);
 /// The longest request head (request line and headers) the metrics
 /// endpoint reads; a scrape's is a few hundred bytes. Longer is 431.
 pub const METRICS_MAX_HEAD: usize = 8 * 1024;
+
+/// The longest timeout or ban a setting may give, in seconds (ten years:
+/// "never" for any of them). Deadlines are computed as now plus the
+/// setting; `--idle-timeout 18446744073709551615` made that addition
+/// overflow and panic in every session, so longer values are refused
+/// where they are read (flags and config file alike).
+pub const MAX_SETTING_SECS: u64 = 10 * 365 * 86_400;
