@@ -235,3 +235,71 @@ fn a_reload_that_moves_the_home_ends_the_session() {
     assert_eq!(codes(&again.command("MKD mine")), [257]);
     assert!(f.root.join("home/alice/mine").is_dir());
 }
+
+/// Every spelling of a path in a drop-box override reaches the same
+/// check: through CWD and relative names, `..`, `.`, `//` and trailing
+/// slashes; a name that only starts like the override, or differs in
+/// case, is not in it.
+#[test]
+fn every_spelling_of_an_overridden_path_is_checked_as_that_path() {
+    let mut bob = account("bob", "/", &[Permission::List, Permission::Download]);
+    bob.rules = Rules::new(
+        [Permission::List, Permission::Download]
+            .into_iter()
+            .collect(),
+        vec![(
+            VirtualPath::root().join("drop").unwrap(),
+            [Permission::Upload].into_iter().collect(),
+        )],
+    );
+    let f = fixture(vec![bob]);
+    std::fs::write(f.root.join("drop/secret"), b"s").unwrap();
+    let mut d = login(&f, "bob");
+    for path in [
+        "drop/secret",
+        "/drop/secret",
+        "//drop//secret",
+        "/drop/./secret",
+        "/pub/../drop/secret",
+        "drop/secret/",
+        "/../../drop/secret",
+    ] {
+        d.command("EPSV");
+        let refused = d.command(&format!("RETR {path}"));
+        assert_eq!(codes(&refused), [550], "RETR {path}: {refused:?}");
+        assert!(refused[0].lines()[0].contains("\"download\""), "{path}");
+        for verb in ["SIZE", "MDTM", "MLST"] {
+            let refused = d.command(&format!("{verb} {path}"));
+            assert_eq!(codes(&refused), [550], "{verb} {path}: {refused:?}");
+            assert!(
+                refused[0].lines()[0].contains("Permission denied"),
+                "{verb}"
+            );
+        }
+    }
+    for dir in ["drop", "drop/", "//drop", "pub/../drop"] {
+        d.command("EPSV");
+        assert_eq!(codes(&d.command(&format!("NLST {dir}"))), [550], "{dir}");
+    }
+    assert_eq!(codes(&d.command("CWD drop")), [250]);
+    for path in ["secret", "./secret", "../drop/secret"] {
+        d.command("EPSV");
+        assert_eq!(codes(&d.command(&format!("RETR {path}"))), [550], "{path}");
+    }
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("NLST")), [550]);
+    // Not in the override: a longer name, another case.
+    std::fs::create_dir(f.root.join("dropx")).unwrap();
+    std::fs::write(f.root.join("dropx/f"), b"x").unwrap();
+    assert_eq!(codes(&d.command("CWD /")), [250]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR dropx/f")), [150, 226]);
+    d.command("EPSV");
+    let other_case = d.command("RETR DROP/secret");
+    assert_eq!(codes(&other_case), [550]);
+    assert!(
+        !other_case[0].lines()[0].contains("Permission"),
+        "not there, rather than refused: {other_case:?}"
+    );
+    assert_eq!(d.received(), b"x");
+}
