@@ -331,4 +331,14 @@ fn hostile_metrics_clients_take_no_threads_and_block_nothing_for_good() {
     let mut c = server.login();
     c.expect("NOOP", 200);
     drop(hog);
+
+    // A head longer than any scrape's is refused, not buffered.
+    let mut big = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    big.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let filler = format!("X-Filler: {}\r\n", "x".repeat(100)).repeat(100);
+    let _ = write!(big, "GET /metrics HTTP/1.1\r\n{filler}\r\n");
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }

@@ -81,10 +81,22 @@ fn serve(mut stream: TcpStream, metrics: &Metrics) {
         Ok(None) => response(431, "request header fields too large\n", &[]),
         Err(_) => return,
     };
-    if set_timeout(&stream, deadline, TcpStream::set_write_timeout).is_ok() {
-        // A client that does not read its answer is cut at the deadline
-        // (the write times out), and the answer never outlives it.
-        let _ = write_before(&mut stream, &response, deadline);
+    // A client that does not read its answer is cut at the deadline (the
+    // write times out).
+    if write_before(&mut stream, &response, deadline).is_ok()
+        && stream.shutdown(Shutdown::Write).is_ok()
+    {
+        // Closing with unread input would send a reset, which can destroy
+        // the answer before the client reads it (a 431 to a long head): let
+        // the client close first, reading what it still sends until the
+        // deadline.
+        let mut sink = [0u8; 1024];
+        while set_timeout(&stream, deadline, TcpStream::set_read_timeout).is_ok() {
+            match stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
     }
     let _ = stream.shutdown(Shutdown::Both);
 }
