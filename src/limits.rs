@@ -100,3 +100,25 @@ pub const RATE_MIN_BURST: u64 = 4 * 1024;
 /// A throttled transfer sleeps at most this long at a time before looking
 /// whether ABOR asked it to stop: ABOR cuts it within this much.
 pub const RATE_WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// Threads that answer the metrics endpoint. Each takes one connection at
+/// a time, so any number of connections costs these threads and no more
+/// (one thread per connection let a local client exhaust the process's
+/// threads, which the FTP sessions need too).
+pub const METRICS_WORKERS: usize = 2;
+
+/// A metrics connection must deliver its request and take its answer
+/// within this long, in all (not per read): a client trickling a byte at
+/// a time, or not reading, holds a worker no longer than this.
+pub const METRICS_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The longest request head (request line and headers) the metrics
+/// endpoint reads; a scrape's is a few hundred bytes. Longer is 431.
+pub const METRICS_MAX_HEAD: usize = 8 * 1024;
+
+/// The longest timeout or ban a setting may give, in seconds (ten years:
+/// "never" for any of them). Deadlines are computed as now plus the
+/// setting; `--idle-timeout 18446744073709551615` made that addition
+/// overflow and panic in every session, so longer values are refused
+/// where they are read (flags and config file alike).
+pub const MAX_SETTING_SECS: u64 = 10 * 365 * 86_400;

@@ -330,3 +330,49 @@ fn mfmt_needs_the_overwrite_permission() {
         .as_secs();
     assert_eq!(set, 1_577_934_245, "2020-01-02 03:04:05 UTC");
 }
+
+/// Renaming a directory above a path override would carry the override's
+/// subtree out from under it (`a` -> `b` makes `a/secret/file` into
+/// `b/secret/file`, governed by the home's permissions), or carry a
+/// directory in under one: both ends of such a rename are refused.
+#[test]
+fn a_rename_cannot_carry_a_subtree_out_of_or_into_its_override() {
+    let text = user(
+        "carol",
+        "/home/carol",
+        &["list", "download", "rename"],
+        "[[users.paths]]\npath = \"/a/secret\"\npermissions = [\"upload\"]\n\n\
+         [[users.paths]]\npath = \"/c/inner\"\npermissions = [\"list\", \"download\", \"delete\"]\n",
+    );
+    let (server, _dir, _) = start(&text);
+    let home = server.root().join("home/carol");
+    fs::create_dir_all(home.join("a/secret")).unwrap();
+    fs::write(home.join("a/secret/file"), b"dropped by others").unwrap();
+    fs::create_dir_all(home.join("d/inner")).unwrap();
+    fs::write(home.join("d/inner/victim"), b"not deletable").unwrap();
+
+    let mut c = login(&server, "carol");
+    let (reply, _) = transfer(&mut c, "RETR a/secret/file", None);
+    assert_eq!(reply.code, 550, "the drop box is not readable: {reply:?}");
+    // Out of the override: RNFR of its parent.
+    let refused = c.cmd("RNFR a");
+    assert_eq!(refused.code, 550, "{refused:?}");
+    assert!(refused.text().contains("/a/secret"), "{refused:?}");
+    c.expect("RNTO b", 503);
+    let (reply, bytes) = transfer(&mut c, "RETR b/secret/file", None);
+    assert_eq!(reply.code, 550, "{reply:?}");
+    assert!(bytes.is_empty());
+    // Into one: d holds inner/victim under the home's rules (no delete);
+    // renamed to c it would sit in /c/inner, where delete is allowed.
+    c.expect("RNFR d", 350);
+    let refused = c.cmd("RNTO c");
+    assert_eq!(refused.code, 550, "{refused:?}");
+    assert!(refused.text().contains("/c/inner"), "{refused:?}");
+    assert_eq!(c.cmd("DELE c/inner/victim").code, 550);
+    assert!(home.join("a/secret/file").exists() && home.join("d/inner/victim").exists());
+    assert!(!home.join("b").exists() && !home.join("c").exists());
+    // Renames beside the overrides still work.
+    fs::write(home.join("a/free"), b"x").unwrap();
+    c.expect("RNFR a/free", 350);
+    c.expect("RNTO a/moved", 250);
+}

@@ -277,3 +277,68 @@ fn a_transfer_cut_by_the_client_leaving_is_still_counted() {
         0
     );
 }
+
+/// Hostile clients of the endpoint: a hundred connections that send half
+/// a request line and wait (each used to cost a thread of the process), and
+/// one that pipelines thousands of requests and never reads an answer (its
+/// answers used to fill the socket and block the endpoint for good). The
+/// threads stay as they were, and a scrape and an FTP login still work.
+#[test]
+fn hostile_metrics_clients_take_no_threads_and_block_nothing_for_good() {
+    let server = Server::start_with(&["--metrics", "127.0.0.1:0"]);
+    let addr = server.metrics_addr();
+    let threads = || {
+        std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+            .unwrap()
+            .count()
+    };
+    let before = threads();
+    // Fewer than the listen backlog, so that every connect completes at
+    // once: the workers take them one by one, each for up to its deadline.
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+            s.write_all(b"GET /met").unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let during = threads();
+    assert!(
+        during < before + 10,
+        "{before} threads before, {during} with 100 idle metrics connections"
+    );
+    drop(idle);
+
+    let mut hog = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    hog.set_nonblocking(true).unwrap();
+    let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+    let mut sent = 0;
+    let until = Instant::now() + Duration::from_secs(2);
+    while sent < request.len() && Instant::now() < until {
+        match hog.write(&request[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(10))
+            }
+            Err(_) => break,
+        }
+    }
+    // The scrape's read timeout (IO_TIMEOUT) is the bound: it used to wait
+    // forever behind the hog.
+    let text = scrape(&server);
+    assert!(text.contains("ftp_sessions_active"), "{text}");
+    let mut c = server.login();
+    c.expect("NOOP", 200);
+    drop(hog);
+
+    // A head longer than any scrape's is refused, not buffered.
+    let mut big = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    big.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let filler = format!("X-Filler: {}\r\n", "x".repeat(100)).repeat(100);
+    let _ = write!(big, "GET /metrics HTTP/1.1\r\n{filler}\r\n");
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+}

@@ -110,12 +110,12 @@ struct Args {
 
     /// Close connections that have not logged in this many seconds after
     /// connecting (commands before login do not extend it).
-    #[arg(long, default_value_t = ftp::limits::LOGIN_TIMEOUT.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = ftp::limits::LOGIN_TIMEOUT.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     login_timeout: u64,
 
     /// Cut a client that reads neither its replies nor a listing for this
     /// many seconds (file transfers keep --data-timeout).
-    #[arg(long, default_value_t = ftp::limits::STALL_TIMEOUT.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = ftp::limits::STALL_TIMEOUT.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     stall_timeout: u64,
 
     /// Ban an address (IPv6: its /64) after this many failed logins within
@@ -124,20 +124,20 @@ struct Args {
     ban_failures: u32,
 
     /// Seconds over which failed logins are counted for a ban.
-    #[arg(long, default_value_t = BanPolicy::default().window.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = BanPolicy::default().window.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     ban_window: u64,
 
     /// Seconds a banned address is refused (421) for.
-    #[arg(long, default_value_t = BanPolicy::default().ban.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = BanPolicy::default().ban.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     ban_time: u64,
 
     /// Close control connections idle for this many seconds (with a 421 reply).
-    #[arg(long, default_value_t = ftp::limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = ftp::limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     idle_timeout: u64,
 
     /// Seconds a data connection may take to open, or stall mid-transfer,
     /// before it is cut (and a partial upload discarded).
-    #[arg(long, default_value_t = ftp::limits::DATA_ACCEPT_TIMEOUT.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = ftp::limits::DATA_ACCEPT_TIMEOUT.as_secs(), value_name = "SECS", value_parser = secs_arg())]
     data_timeout: u64,
 
     /// TLS certificate chain (PEM) for FTPS: AUTH TLS is offered (RFC 4217).
@@ -663,4 +663,10 @@ fn main() -> anyhow::Result<()> {
     }
     eprintln!("stopped");
     Ok(())
+}
+
+/// A SECS flag: at most [`ftp::limits::MAX_SETTING_SECS`], since deadlines
+/// are now plus the setting and a larger one would overflow them.
+fn secs_arg() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(..=ftp::limits::MAX_SETTING_SECS)
 }

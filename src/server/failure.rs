@@ -28,6 +28,9 @@ pub enum Failure {
     /// The account lacks the permission for this (550, naming it).
     #[error(transparent)]
     Denied(#[from] crate::server::accounts::Denied),
+    /// A rename that would move a subtree with permissions of its own (550).
+    #[error(transparent)]
+    CarriesOverride(#[from] crate::server::accounts::CarriesOverride),
     /// MLSD of something that is not a directory (RFC 3659 §7.2.1: 501).
     #[error("MLSD lists directories and {0} is not one; use MLST for a file")]
     MlsdOfAFile(VirtualPath),
@@ -139,7 +142,7 @@ impl Failure {
             },
             Failure::Storage(e) => storage_code(e),
             Failure::MlsdOfAFile(_) => ReplyCode::ARGUMENT_ERROR,
-            Failure::Denied(_) => ReplyCode::FILE_UNAVAILABLE,
+            Failure::Denied(_) | Failure::CarriesOverride(_) => ReplyCode::FILE_UNAVAILABLE,
             Failure::Data(_) => ReplyCode::CANT_OPEN_DATA,
             Failure::Transfer { error, .. } => match error {
                 TransferError::Aborted | TransferError::Network(_) => ReplyCode::TRANSFER_ABORTED,

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::auth::{Auth, Login};
 use crate::storage::VirtualPath;
-pub use permissions::{Denied, Permission, PermissionSet, Rules};
+pub use permissions::{CarriesOverride, Denied, Permission, PermissionSet, Rules};
 
 /// The name anonymous sessions are counted and shown under.
 pub const ANONYMOUS: &str = "anonymous";

@@ -22,7 +22,8 @@ pub enum Permission {
     Upload,
     /// STOR onto an existing name (with `upload`), RNTO onto one, MFMT.
     Overwrite,
-    /// APPE and REST + STOR.
+    /// APPE and REST + STOR of an existing file, to its end (a new file
+    /// needs `upload` too; REST short of the end `overwrite` too).
     Append,
     /// DELE.
     Delete,
@@ -145,6 +146,22 @@ pub struct Denied {
     pub path: VirtualPath,
 }
 
+/// A rename refused because it would move a subtree that has permissions
+/// of its own: renaming `/a` while `/a/secret` has an override would carry
+/// what is in `/a/secret` out from under that override (to `/b/secret`,
+/// where the home's permissions apply), or carry a directory in under one.
+/// Each end of a rename is checked for `rename` at that path only, so the
+/// entries beneath would otherwise never be asked about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Permission denied: {path} holds {inner}, which has permissions of its own; renaming {path} \
+     would change what may be done inside {inner}. Rename the entries beside it one by one instead."
+)]
+pub struct CarriesOverride {
+    pub path: VirtualPath,
+    pub inner: VirtualPath,
+}
+
 /// An account's permissions: a set for the home and overrides for
 /// subtrees of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +217,22 @@ impl Rules {
                 permission: any[0],
                 path: path.clone(),
             }),
+        }
+    }
+
+    /// `Ok` when renaming `path` (either end of RNFR/RNTO) moves no
+    /// override: no override lies strictly beneath `path`.
+    pub fn check_movable(&self, path: &VirtualPath) -> Result<(), CarriesOverride> {
+        match self
+            .paths
+            .iter()
+            .find(|(inner, _)| inner != path && is_prefix(path, inner))
+        {
+            Some((inner, _)) => Err(CarriesOverride {
+                path: path.clone(),
+                inner: inner.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -272,5 +305,20 @@ mod tests {
             .check_any(&v("/incoming/x"), &[List, Download])
             .is_err());
         assert!(rules.check_any(&v("/x"), &[List, Download]).is_ok());
+    }
+
+    #[test]
+    fn only_paths_with_no_override_beneath_may_be_renamed() {
+        use Permission::*;
+        let rules = Rules::new(set(&[List, Rename]), vec![(v("/a/secret"), set(&[Upload]))]);
+        for above in ["/a", "/"] {
+            let refused = rules.check_movable(&v(above)).unwrap_err();
+            assert_eq!(refused.inner, v("/a/secret"));
+        }
+        // The override's own directory moves under its own `rename`, and
+        // names beside it or merely sharing a prefix are free.
+        for free in ["/a/secret", "/a/secret/x", "/a/other", "/ab", "/b"] {
+            assert!(rules.check_movable(&v(free)).is_ok(), "{free}");
+        }
     }
 }

@@ -173,3 +173,133 @@ fn max_sessions_counts_logged_in_sessions_and_rein_frees_one() {
     second.command("USER carol");
     assert_eq!(codes(&second.command("PASS pw")), [230]);
 }
+
+/// `append` alone may only add to the end of a file that is there: REST
+/// short of the end (which rewrites what follows) needs `overwrite`, and
+/// APPE of a new name (which creates a file) needs `upload`.
+#[test]
+fn append_alone_neither_rewrites_a_tail_nor_creates_a_file() {
+    let f = fixture(vec![account("logs", "/drop", &[Permission::Append])]);
+    std::fs::write(f.root.join("drop/log"), b"0123456789").unwrap();
+    let mut d = login(&f, "logs");
+    d.set_upload(b"XX");
+    assert_eq!(codes(&d.command("REST 2")), [350]);
+    d.command("EPSV");
+    let refused = d.command("STOR log");
+    assert_eq!(codes(&refused), [550], "{refused:?}");
+    assert!(
+        refused[0].lines()[0].contains("\"overwrite\""),
+        "{refused:?}"
+    );
+    d.command("EPSV");
+    let refused = d.command("APPE new");
+    assert_eq!(codes(&refused), [550], "{refused:?}");
+    assert!(refused[0].lines()[0].contains("\"upload\""), "{refused:?}");
+    assert!(!f.root.join("drop/new").exists());
+    assert_eq!(
+        std::fs::read(f.root.join("drop/log")).unwrap(),
+        b"0123456789"
+    );
+    // Resuming at the end and appending are what `append` is for.
+    assert_eq!(codes(&d.command("REST 10")), [350]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("STOR log")), [150, 226]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("APPE log")), [150, 226]);
+    assert_eq!(
+        std::fs::read(f.root.join("drop/log")).unwrap(),
+        b"0123456789XXXX"
+    );
+}
+
+/// A reload that moves an account to another home with wider permissions
+/// must not apply them to the home the session opened at login (the old,
+/// read-only one): the session ends with 421 instead, and the next login
+/// opens the new home.
+#[test]
+fn a_reload_that_moves_the_home_ends_the_session() {
+    let f = fixture(vec![account("alice", "/pub", &[Permission::List])]);
+    let mut d = login(&f, "alice");
+    f.config.accounts.replace(accounts(vec![account(
+        "alice",
+        "/home/alice",
+        &Permission::ALL,
+    )]));
+    let replies = d.command("DELE readme");
+    assert_eq!(codes(&replies), [421], "{replies:?}");
+    assert!(replies[0].lines()[0].contains("home"), "{replies:?}");
+    assert!(d.is_closed());
+    assert!(f.root.join("pub/readme").exists());
+    assert_eq!(f.config.accounts.sessions_of("alice"), 0);
+    let mut again = login(&f, "alice");
+    assert_eq!(codes(&again.command("MKD mine")), [257]);
+    assert!(f.root.join("home/alice/mine").is_dir());
+}
+
+/// Every spelling of a path in a drop-box override reaches the same
+/// check: through CWD and relative names, `..`, `.`, `//` and trailing
+/// slashes; a name that only starts like the override, or differs in
+/// case, is not in it.
+#[test]
+fn every_spelling_of_an_overridden_path_is_checked_as_that_path() {
+    let mut bob = account("bob", "/", &[Permission::List, Permission::Download]);
+    bob.rules = Rules::new(
+        [Permission::List, Permission::Download]
+            .into_iter()
+            .collect(),
+        vec![(
+            VirtualPath::root().join("drop").unwrap(),
+            [Permission::Upload].into_iter().collect(),
+        )],
+    );
+    let f = fixture(vec![bob]);
+    std::fs::write(f.root.join("drop/secret"), b"s").unwrap();
+    let mut d = login(&f, "bob");
+    for path in [
+        "drop/secret",
+        "/drop/secret",
+        "//drop//secret",
+        "/drop/./secret",
+        "/pub/../drop/secret",
+        "drop/secret/",
+        "/../../drop/secret",
+    ] {
+        d.command("EPSV");
+        let refused = d.command(&format!("RETR {path}"));
+        assert_eq!(codes(&refused), [550], "RETR {path}: {refused:?}");
+        assert!(refused[0].lines()[0].contains("\"download\""), "{path}");
+        for verb in ["SIZE", "MDTM", "MLST"] {
+            let refused = d.command(&format!("{verb} {path}"));
+            assert_eq!(codes(&refused), [550], "{verb} {path}: {refused:?}");
+            assert!(
+                refused[0].lines()[0].contains("Permission denied"),
+                "{verb}"
+            );
+        }
+    }
+    for dir in ["drop", "drop/", "//drop", "pub/../drop"] {
+        d.command("EPSV");
+        assert_eq!(codes(&d.command(&format!("NLST {dir}"))), [550], "{dir}");
+    }
+    assert_eq!(codes(&d.command("CWD drop")), [250]);
+    for path in ["secret", "./secret", "../drop/secret"] {
+        d.command("EPSV");
+        assert_eq!(codes(&d.command(&format!("RETR {path}"))), [550], "{path}");
+    }
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("NLST")), [550]);
+    // Not in the override: a longer name, another case.
+    std::fs::create_dir(f.root.join("dropx")).unwrap();
+    std::fs::write(f.root.join("dropx/f"), b"x").unwrap();
+    assert_eq!(codes(&d.command("CWD /")), [250]);
+    d.command("EPSV");
+    assert_eq!(codes(&d.command("RETR dropx/f")), [150, 226]);
+    d.command("EPSV");
+    let other_case = d.command("RETR DROP/secret");
+    assert_eq!(codes(&other_case), [550]);
+    assert!(
+        !other_case[0].lines()[0].contains("Permission"),
+        "not there, rather than refused: {other_case:?}"
+    );
+    assert_eq!(d.received(), b"x");
+}

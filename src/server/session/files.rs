@@ -144,6 +144,7 @@ impl Session {
                 );
             }
             self.allow(&v, Permission::Rename)?;
+            self.movable(&v)?;
             // The entry itself: a link is renamed, not followed.
             self.storage().lstat(&v)?;
             Ok(v)
@@ -169,6 +170,7 @@ impl Session {
             path,
             Permission::Rename,
             |s, to| {
+                s.movable(to)?;
                 // Renaming onto an existing name destroys what was there,
                 // as STOR onto it would.
                 if s.storage().lstat(to).is_ok() {

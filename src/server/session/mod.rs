@@ -209,6 +209,15 @@ struct Active {
     _slot: UserSlot,
 }
 
+/// Why a reload ends a logged-in session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountGone {
+    /// The account is not in the reloaded configuration.
+    Removed,
+    /// The account's home is another directory now.
+    Moved,
+}
+
 /// What PASV or EPSV waits for from the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PassiveRequest {
@@ -481,16 +490,29 @@ impl Session {
                 "not logged in: log in with USER and PASS first",
             );
         }
-        if logged_in && !self.refresh_account() {
-            let user = self.user().unwrap_or_default().to_string();
-            self.reply(
-                ReplyCode::SERVICE_NOT_AVAILABLE,
-                format!(
-                    "the account {user} no longer exists on this server; closing the connection"
-                ),
-            );
-            self.log("closed: the account was removed by a configuration reload".to_string());
-            return self.close();
+        if logged_in {
+            if let Err(gone) = self.refresh_account() {
+                let user = self.user().unwrap_or_default().to_string();
+                let (reply, log) = match gone {
+                    AccountGone::Removed => (
+                        format!(
+                            "the account {user} no longer exists on this server; closing the \
+                             connection"
+                        ),
+                        "closed: the account was removed by a configuration reload",
+                    ),
+                    AccountGone::Moved => (
+                        format!(
+                            "the home of {user} was changed on this server; closing the \
+                             connection: log in again to reach the new one"
+                        ),
+                        "closed: a configuration reload changed the account's home",
+                    ),
+                };
+                self.reply(ReplyCode::SERVICE_NOT_AVAILABLE, reply);
+                self.log(log.to_string());
+                return self.close();
+            }
         }
         if verb.writes && self.config.read_only {
             // A refused transfer still uses up the data port, like any other.
@@ -625,6 +647,15 @@ impl Session {
         }
     }
 
+    /// `Ok` when renaming `path` carries no path override with it (either
+    /// end of a rename; see [`crate::server::accounts::CarriesOverride`]).
+    fn movable(&self, path: &VirtualPath) -> Result<(), Failure> {
+        match &self.active {
+            Some(a) => Ok(a.account.rules.check_movable(path)?),
+            None => Ok(()),
+        }
+    }
+
     /// `Ok` when the account may do any of `any` at `path`.
     fn allow_any(&self, path: &VirtualPath, any: &[Permission]) -> Result<(), Failure> {
         match &self.active {
@@ -643,23 +674,26 @@ impl Session {
     }
 
     /// Takes in a reload: the session's account as the live accounts have
-    /// it now. False when the account is gone (the session must end). The
-    /// home stays the one logged in to until the next login.
-    fn refresh_account(&mut self) -> bool {
+    /// it now. An error when the account is gone or has another home (the
+    /// session must end): the new permissions are written for the new
+    /// home, and applied to the home opened at login they could allow
+    /// there what the old ones did not.
+    fn refresh_account(&mut self) -> Result<(), AccountGone> {
         let Some(active) = self.active.as_mut() else {
-            return true;
+            return Ok(());
         };
         let now = self.config.accounts.current();
         if Arc::ptr_eq(&now, &active.from) {
-            return true;
+            return Ok(());
         }
         match now.named(&active.account.name) {
+            Some(account) if account.home != active.account.home => Err(AccountGone::Moved),
             Some(account) => {
                 active.account = account.clone();
                 active.from = Arc::clone(&now);
-                true
+                Ok(())
             }
-            None => false,
+            None => Err(AccountGone::Removed),
         }
     }
 

@@ -234,14 +234,26 @@ impl Session {
     }
 
     /// Checks the permissions of an upload to `v`: `append` to keep any of
-    /// the old file (APPE, REST + STOR), `upload` for a new name, and
-    /// `overwrite` too for an existing one. True when the account may not
+    /// the old file (APPE, REST + STOR; with `upload` too when there is no
+    /// old file, and `overwrite` too when REST stops short of its end),
+    /// `upload` for a new name, and `overwrite` too for an existing one. True when the account may not
     /// replace a file there: the upload is then made no-clobber, so that
     /// a file created by someone else after this check is not replaced
     /// either (the commit fails instead).
     fn may_not_replace(&self, v: &VirtualPath, keep: Keep) -> Result<bool, Failure> {
         if keep != Keep::Nothing {
             self.allow(v, Permission::Append)?;
+            match (self.storage().stat(v), keep) {
+                // APPE or REST + STOR of a name that is not there makes a
+                // new file: that is an upload, whatever it is called.
+                (Err(_), _) => self.allow(v, Permission::Upload)?,
+                // REST n + STOR short of the end rewrites the bytes after
+                // n: that is an overwrite, not an append.
+                (Ok(meta), Keep::First(n)) if n < meta.len => {
+                    self.allow(v, Permission::Overwrite)?
+                }
+                _ => {}
+            }
             return Ok(false);
         }
         self.allow(v, Permission::Upload)?;

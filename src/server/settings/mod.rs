@@ -204,6 +204,16 @@ impl Settings {
                     "{at}: max_sessions = 0 would refuse every login; remove the account instead"
                 )));
             }
+            // Two overrides of one path (`/drop` and `/drop/`, or a
+            // pasted block) would leave one silently unused.
+            for (j, p) in u.paths.iter().enumerate() {
+                if u.paths[..j].iter().any(|q| q.path.0 == p.path.0) {
+                    return Err(self.invalid(format!(
+                        "{at}: the path {} has two [[users.paths]] entries; keep one",
+                        p.path.0
+                    )));
+                }
+            }
             let overrides = u
                 .paths
                 .iter()

@@ -115,4 +115,15 @@ fn bad_accounts_are_refused_with_the_reason() {
         "[[users]]\nname = \"a\"\npassword = \"{h}\"\n[[users]]\nname = \"a\"\npassword = \"{h}\"\n"
     );
     assert!(parse(&twice).unwrap_err().to_string().contains("twice"));
+    // The second override of a path (spelled differently) would never apply.
+    let two_overrides = format!(
+        "[[users]]\nname = \"a\"\npassword = \"{h}\"\n\
+         [[users.paths]]\npath = \"/drop\"\npermissions = [\"upload\"]\n\
+         [[users.paths]]\npath = \"/drop/\"\npermissions = [\"list\", \"download\"]\n"
+    );
+    let err = parse(&two_overrides).unwrap_err().to_string();
+    assert!(
+        err.contains("/drop has two [[users.paths]] entries"),
+        "{err}"
+    );
 }

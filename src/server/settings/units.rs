@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::limits::MAX_SETTING_SECS;
 use crate::server::accounts::Permission;
 use crate::storage::VirtualPath;
 
@@ -42,8 +43,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     number
         .checked_mul(scale)
-        .map(Duration::from_secs)
         .ok_or_else(|| format!("{text:?} is too long a duration"))
+        .and_then(|secs| bounded(secs).map_err(|e| format!("{text:?}: {e}")))
+}
+
+/// `secs` as a duration, refused beyond [`MAX_SETTING_SECS`].
+fn bounded(secs: u64) -> Result<Duration, String> {
+    if secs > MAX_SETTING_SECS {
+        return Err(format!(
+            "{secs} seconds is too long; the longest timeout or ban is {MAX_SETTING_SECS} \
+             seconds (ten years)"
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 impl<'de> Deserialize<'de> for Seconds {
@@ -55,12 +67,12 @@ impl<'de> Deserialize<'de> for Seconds {
                 f.write_str("a duration like \"30s\", \"10m\", \"2h\" or an integer of seconds")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
-                u64::try_from(v)
-                    .map(|s| Seconds(Duration::from_secs(s)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let secs =
+                    u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                self.visit_u64(secs)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
-                Ok(Seconds(Duration::from_secs(v)))
+                bounded(v).map(Seconds).map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
                 parse_duration(v).map(Seconds).map_err(E::custom)
