@@ -52,6 +52,10 @@ pub const SESSION_STACK_SIZE: usize = 256 * 1024;
 /// a thread start each; idle workers cost their stack's touched pages.
 pub const IDLE_WORKERS: usize = 8;
 
+/// How long a worker with nothing to do waits for work before it ends: a
+/// burst of commands reuses workers, a quiet server keeps no threads.
+pub const WORKER_LINGER: Duration = Duration::from_secs(2);
+
 /// Socket buffer size asked for on data connections: large enough that one
 /// loopback or LAN stream is not window-limited.
 pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;

@@ -4,19 +4,22 @@
 //!
 //! A job goes to a waiting worker if there is one, else to a new thread;
 //! a worker that finishes waits for the next job unless
-//! [`IDLE_WORKERS`] already wait, in which case it ends. So the number of
-//! threads follows the number of busy sessions, not of connections.
+//! [`IDLE_WORKERS`] already wait, in which case it ends, and a worker that
+//! waited [`WORKER_LINGER`] for nothing ends too. So the number of threads
+//! follows the number of busy sessions, not of connections, and a server
+//! with nothing to do keeps no workers.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use crate::limits::{IDLE_WORKERS, SESSION_STACK_SIZE};
+use crate::limits::{IDLE_WORKERS, SESSION_STACK_SIZE, WORKER_LINGER};
 
 /// Work for a worker: run a session until it ends or parks.
 pub(in crate::server) type Job = Box<dyn FnOnce() + Send>;
 
-/// The waiting workers, each reached through its own channel.
-type Waiting = Arc<Mutex<Vec<SyncSender<Job>>>>;
+/// The waiting workers, each reached through its own channel, with an id
+/// a lingering worker finds itself by.
+type Waiting = Arc<Mutex<Vec<(u64, SyncSender<Job>)>>>;
 
 #[derive(Debug, Default)]
 pub(in crate::server) struct Pool {
@@ -28,7 +31,7 @@ impl Pool {
     pub fn run(&self, mut job: Job) {
         loop {
             let worker = self.waiting.lock().expect("pool lock").pop();
-            let Some(worker) = worker else { break };
+            let Some((_, worker)) = worker else { break };
             match worker.send(job) {
                 Ok(()) => return,
                 // That worker is gone: try the next one.
@@ -55,8 +58,13 @@ impl Drop for Pool {
     }
 }
 
-/// A worker: runs jobs until there are enough waiting workers already.
+/// A worker: runs jobs until enough workers wait already or none came
+/// for [`WORKER_LINGER`].
 fn work(waiting: Waiting, mut job: Job) {
+    let id = {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    };
     loop {
         job();
         let next: Receiver<Job> = {
@@ -67,13 +75,27 @@ fn work(waiting: Waiting, mut job: Job) {
             // A fresh channel each time: when the pool is dropped, the
             // sender goes and `recv` fails, which ends this thread.
             let (tx, rx) = sync_channel(1);
-            list.push(tx);
+            list.push((id, tx));
             rx
         };
-        match next.recv() {
-            Ok(next) => job = next,
-            Err(_) => return,
-        }
+        job = match next.recv_timeout(WORKER_LINGER) {
+            Ok(next) => next,
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut list = waiting.lock().expect("pool lock");
+                if let Some(at) = list.iter().position(|(w, _)| *w == id) {
+                    list.remove(at);
+                    return;
+                }
+                drop(list);
+                // Taken from the list just now: its job is on the way
+                // (or the pool is gone).
+                match next.recv() {
+                    Ok(next) => next,
+                    Err(_) => return,
+                }
+            }
+        };
     }
 }
 

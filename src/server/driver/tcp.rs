@@ -201,6 +201,7 @@ impl Driver {
                 let fd = self.reader.get_ref().as_fd().as_raw_fd();
                 let deadline = self.session.deadline();
                 self.reader.release_buffer();
+                self.session.release_memory();
                 let shared = Arc::clone(&self.shared);
                 match shared.reactor.park(self, fd, deadline) {
                     Ok(()) => {}
