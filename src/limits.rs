@@ -45,6 +45,17 @@ pub const LISTEN_BACKLOG: i32 = 1024;
 /// so a small stack lets thousands of idle sessions cost little memory.
 pub const SESSION_STACK_SIZE: usize = 256 * 1024;
 
+/// Worker threads kept waiting for work when there is none (see
+/// `server::driver::reactor`): an idle session holds no thread, so a
+/// command that arrives takes a waiting worker, and more are started
+/// only when every one is busy. A few cover bursts of commands without
+/// a thread start each; idle workers cost their stack's touched pages.
+pub const IDLE_WORKERS: usize = 8;
+
+/// How long a worker with nothing to do waits for work before it ends: a
+/// burst of commands reuses workers, a quiet server keeps no threads.
+pub const WORKER_LINGER: Duration = Duration::from_secs(2);
+
 /// Socket buffer size asked for on data connections: large enough that one
 /// loopback or LAN stream is not window-limited.
 pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;

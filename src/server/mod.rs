@@ -1,15 +1,18 @@
 //! The server: configuration, the control listener and the accept loop.
 //!
-//! One thread per session (small stacks, see
-//! [`SESSION_STACK_SIZE`](crate::limits::SESSION_STACK_SIZE)): sessions
-//! block on their own sockets and disk, and a slow or hostile client stalls
-//! nobody else. The listener is created with socket2 so that it can be
+//! A session runs on a worker thread of its own while it has something to
+//! do (small stacks, see
+//! [`SESSION_STACK_SIZE`](crate::limits::SESSION_STACK_SIZE)): it blocks on
+//! its own sockets and disk, and a slow or hostile client stalls nobody
+//! else. A session idle between commands gives its thread back and waits
+//! in one epoll set ([`driver::reactor`]), so idle connections cost no
+//! thread. The listener is created with socket2 so that it can be
 //! dual-stack (one `[::]` socket for IPv4 and IPv6 clients), reuse its
 //! address across restarts and keep a large backlog.
 //!
 //! - [`session`]: one control connection's state machine, with no I/O.
-//! - [`driver`]: what runs it: over TCP (a thread per session, a thread per
-//!   transfer), or in memory for tests and fuzzing.
+//! - [`driver`]: what runs it: over TCP (a worker thread while busy, none
+//!   while idle, a thread per transfer), or in memory for tests and fuzzing.
 //! - [`transfer`]: what a transfer is and how its bytes move.
 //! - [`failure`]: every failure, and the one mapping to reply codes.
 //! - [`listing`], [`mlsx`]: LIST/NLST and MLSD/MLST output.
@@ -60,7 +63,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::limits::{
     DATA_ACCEPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, FAILED_LOGIN_DELAY, LISTEN_BACKLOG, LOGIN_TIMEOUT,
-    SESSION_STACK_SIZE, STALL_TIMEOUT,
+    STALL_TIMEOUT,
 };
 use crate::protocol::{Reply, ReplyCode};
 use crate::storage::s3::{S3Config, S3Error, S3Storage};
@@ -197,6 +200,8 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot start the event loop for idle sessions: {0}")]
+    Reactor(#[source] io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -231,6 +236,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// `--xferlog`.
     xferlog: Option<Arc<TransferLog>>,
+    /// Runs sessions on worker threads and holds idle ones without one.
+    reactor: driver::reactor::Reactor,
 }
 
 /// What a reload (SIGHUP) changes in a running server: the accounts for
@@ -382,6 +389,7 @@ impl Server {
             .unwrap_or_else(|| Accounts::open(config.auth, config.read_only));
         let rates = Rates::new(config.rates);
         rates.set_users(account_rates(&accounts, config.rates));
+        let reactor = driver::reactor::Reactor::start().map_err(ServerError::Reactor)?;
         Ok(Server {
             listener,
             implicit,
@@ -412,6 +420,7 @@ impl Server {
                 rates: Arc::new(rates),
                 metrics,
                 xferlog,
+                reactor,
             }),
             admission: Admission::new(config.max_sessions, config.max_per_ip),
             stopping: Arc::default(),
@@ -476,8 +485,8 @@ impl Server {
         self.implicit.as_ref().map(TcpListener::local_addr)
     }
 
-    /// Accepts connections on every listener, one thread per session,
-    /// until stopped.
+    /// Accepts connections on every listener, each session on a worker
+    /// thread, until stopped.
     pub fn run(&self) -> io::Result<()> {
         std::thread::scope(|scope| {
             let implicit = self
@@ -529,13 +538,9 @@ impl Server {
             // that byte out of the stream and the ABOR line never ends.
             let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
             let shared = Arc::clone(&self.shared);
-            let spawned = std::thread::Builder::new()
-                .name("session".into())
-                .stack_size(SESSION_STACK_SIZE)
-                .spawn(move || driver::tcp::serve(stream, shared, slot, implicit));
-            if let Err(e) = spawned {
-                eprintln!("cannot start a session thread: {e}");
-            }
+            self.shared.reactor.run(Box::new(move || {
+                driver::tcp::serve(stream, shared, slot, implicit)
+            }));
         }
     }
 }

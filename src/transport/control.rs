@@ -64,6 +64,10 @@ impl<R: Read> LineReader<R> {
     pub fn fill(&mut self) -> io::Result<usize> {
         self.start = 0;
         self.end = 0;
+        if self.buf.is_empty() {
+            // Given back by `release_buffer`.
+            self.buf = vec![0; CONTROL_READ_BUFFER].into_boxed_slice();
+        }
         loop {
             match self.inner.read(&mut self.buf) {
                 Ok(n) => {
@@ -77,6 +81,18 @@ impl<R: Read> LineReader<R> {
     }
 
     /// True when nothing read is left: no buffered bytes and no partial line.
+    /// Frees the read buffer when it holds nothing unread (a line begun
+    /// stays in the decoder); the next [`fill`](Self::fill) allocates it
+    /// again. For a connection that will wait long for input: a parked
+    /// session should not hold a buffer it is not using.
+    pub fn release_buffer(&mut self) {
+        if !self.has_buffered() {
+            self.start = 0;
+            self.end = 0;
+            self.buf = Box::default();
+        }
+    }
+
     pub fn is_drained(&self) -> bool {
         self.start >= self.end && !self.decoder.is_mid_line()
     }

@@ -80,6 +80,18 @@ impl Stream {
         })
     }
 
+    /// True when nothing waits inside the stream: no decrypted input
+    /// poll(2) would not see, no TLS output not yet written. Only then may
+    /// the connection be watched by readiness alone (parked).
+    pub fn is_quiet(&mut self) -> bool {
+        let pending_output = match self {
+            Stream::Plain(_) => return true,
+            Stream::TlsServer(s) => s.conn.wants_write(),
+            Stream::TlsClient(s) => s.conn.wants_write(),
+        };
+        !pending_output && !self.has_buffered_input()
+    }
+
     /// True when TLS holds decrypted bytes not yet read: poll(2) on the
     /// socket would not see them.
     pub fn has_buffered_input(&mut self) -> bool {

@@ -817,13 +817,28 @@ pub fn utc_stamp(t: std::time::SystemTime) -> String {
 /// `count` consecutive TCP ports of 127.0.0.1 that were free a moment ago
 /// (each was bound and released): a `--pasv-ports` range for a test.
 pub fn free_port_range(count: u16) -> (u16, u16) {
-    for _ in 0..200 {
-        let first = TcpListener::bind("127.0.0.1:0").expect("binding a free port");
-        let low = first.local_addr().unwrap().port();
-        let Some(high) = low.checked_add(count - 1) else {
-            continue;
-        };
-        let held: Option<Vec<TcpListener>> = (low + 1..=high)
+    // Below the kernel's ephemeral range: ports there are never handed to
+    // an outgoing connection or a port-0 listener of a test running at
+    // the same time, which took a port found free a moment earlier.
+    let ephemeral_low: u16 = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (floor, ceiling) = if ephemeral_low > 12000 {
+        (10000u32, u32::from(ephemeral_low))
+    } else {
+        (u32::from(ephemeral_low), 65535)
+    };
+    let span = ceiling - floor - u32::from(count);
+    let seed = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for attempt in 0..500u32 {
+        let low = (floor + seed.wrapping_add(attempt.wrapping_mul(7919)) % span) as u16;
+        let high = low + count - 1;
+        let held: Option<Vec<TcpListener>> = (low..=high)
             .map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
             .collect();
         if held.is_some() {

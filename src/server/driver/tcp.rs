@@ -1,25 +1,31 @@
-//! The TCP driver: one thread per control connection, running the session
-//! state machine over a [`Stream`] (plain TCP now; TLS stands in without
-//! this file changing its shape).
+//! The TCP driver: runs the session state machine over a [`Stream`] (plain
+//! TCP or TLS) on a worker thread while the session has something to do,
+//! and parks it without a thread ([`super::reactor`]) while it waits for
+//! its next command with nothing else going on.
 //!
 //! The driver is the only writer of the control connection: replies come
 //! out of the session as actions, including a transfer's final reply, which
 //! the transfer thread reports as an [`Outcome`] rather than writing it.
-//! While no transfer runs, the thread blocks reading the control connection
-//! until the session's idle deadline; while one runs, it waits with
-//! `poll(2)` for the next command (ABOR) or the transfer's end, whichever
-//! comes first. Logging of the dialogue (`-v`) happens here, where lines
-//! are read and replies written.
+//! An idle session (no transfer, no passive listener, nothing buffered)
+//! parks until its control connection is readable or its deadline passes,
+//! then resumes on a worker where it stopped: it reads, or feeds the
+//! session a Tick (which answers 421 past the idle or login timeout). A
+//! session that cannot park blocks reading the control connection until
+//! its deadline; while a transfer runs, it waits with `poll(2)` for the
+//! next command (ABOR) or the transfer's end, whichever comes first.
+//! Logging of the dialogue (`-v`) happens here, where lines are read and
+//! replies written.
 
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::data::{self, Running};
+use super::reactor::{Parked, Wake};
 use crate::protocol::command::shown_in_logs;
 use crate::protocol::Frame;
 use crate::server::admission::Slot;
@@ -27,7 +33,7 @@ use crate::server::auth::Login;
 use crate::server::failure::TransferError;
 use crate::server::listing::ListingReply;
 use crate::server::log::{Direction, LogLevel};
-use crate::server::metrics::{PortInUse, TransferResult};
+use crate::server::metrics::{PortInUse, SessionActive, TransferResult};
 use crate::server::session::{Action, Event, LogEntry, Now, Session};
 use crate::server::transfer::{Job, Outcome};
 use crate::server::xferlog;
@@ -37,8 +43,9 @@ use crate::transport::data::{canonical_ip, PassiveListener};
 use crate::transport::tls::{ServerTls, SessionTls};
 use crate::transport::Stream;
 
-/// Runs one session to its end. Errors on the control connection end the
-/// session quietly: the peer is gone and there is nobody to tell.
+/// Runs one session until it ends or parks. Errors on the control
+/// connection end the session quietly: the peer is gone and there is
+/// nobody to tell.
 pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slot, implicit: bool) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
@@ -59,10 +66,9 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
         },
         _ => (Stream::Plain(stream), None),
     };
-    let metrics = Arc::clone(&shared.metrics);
-    let _active = metrics.session();
+    let active = shared.metrics.session();
     let session = Session::new(Arc::clone(&shared.config), peer, local);
-    let mut driver = Driver {
+    let mut driver = Box::new(Driver {
         shared: Arc::clone(&shared),
         peer,
         local,
@@ -75,24 +81,42 @@ pub(in crate::server) fn serve(stream: TcpStream, shared: Arc<Shared>, slot: Slo
         armed: None,
         slot,
         tls,
-    };
+        woken: false,
+        unparkable: false,
+        _active: active,
+    });
     shared.log.event(peer, None, format_args!("connected"));
-    let outcome = driver.run();
-    // A client that hangs up mid-transfer: cut the transfer too, so its
-    // thread, descriptors and temporary file go now.
-    if let Some(t) = driver.transfer.take() {
-        t.abort();
-        let outcome = t.join();
-        // Still counted and logged: it ended, if not by the session's hand.
-        driver.transfer_ended(&outcome);
+    let greeted = driver.start();
+    driver.go_on(greeted);
+}
+
+impl Parked for Driver {
+    fn resume(mut self: Box<Self>, wake: Wake) {
+        let result = match wake {
+            // Read before parking again: the input is what woke us.
+            Wake::Ready => {
+                self.woken = true;
+                Ok(())
+            }
+            // As today: the session answers 421 if its deadline passed.
+            Wake::Deadline => self.feed(Event::Tick),
+        };
+        self.go_on(result);
     }
-    let user = driver.session.user();
-    match outcome {
-        Ok(()) => shared.log.event(peer, user, format_args!("disconnected")),
-        Err(e) => shared
-            .log
-            .event(peer, user, format_args!("connection lost: {e}")),
-    }
+}
+
+/// Where a session's loop stopped.
+enum Step {
+    /// The session is over.
+    Done,
+    /// Idle with nothing going on: it waits without a thread.
+    Park,
+}
+
+/// What the session waits for next.
+enum Next {
+    Event(Event),
+    Park,
 }
 
 /// The handshake of a connection to the implicit TLS port. Not inlined,
@@ -133,6 +157,13 @@ struct Driver {
     /// This control connection's TLS, once it has any: its data
     /// connections must resume its session.
     tls: Option<SessionTls>,
+    /// Woken from parking by input: read it before parking again.
+    woken: bool,
+    /// The reactor could not watch this connection: stay on the thread.
+    unparkable: bool,
+    /// Counted in `ftp_sessions_active` while the driver exists, parked
+    /// or not.
+    _active: SessionActive,
 }
 
 /// A file transfer the driver started, as the metrics and xferlog see it.
@@ -152,25 +183,95 @@ fn classify(outcome: &Outcome) -> TransferResult {
 }
 
 impl Driver {
-    fn run(&mut self) -> io::Result<()> {
+    /// The greeting (after an implicit TLS handshake).
+    fn start(&mut self) -> io::Result<()> {
         if let Some(info) = self.reader.get_ref().tls_info() {
             self.feed(Event::TlsStarted(info))?;
         }
-        self.feed(Event::Connected)?;
-        while !self.session.is_closed() {
-            let event = self.next_event()?;
-            self.feed(event)?;
+        self.feed(Event::Connected)
+    }
+
+    /// Runs the session on this thread from where it stopped (`so_far`
+    /// says how the last step went) until it ends or parks; when it parks,
+    /// the thread is free again.
+    fn go_on(mut self: Box<Self>, so_far: io::Result<()>) {
+        let outcome = so_far.and_then(|()| self.run());
+        match outcome {
+            Ok(Step::Park) => {
+                let fd = self.reader.get_ref().as_fd().as_raw_fd();
+                let deadline = self.session.deadline();
+                self.reader.release_buffer();
+                self.session.release_memory();
+                let shared = Arc::clone(&self.shared);
+                match shared.reactor.park(self, fd, deadline) {
+                    Ok(()) => {}
+                    Err(mut back) => {
+                        back.unparkable = true;
+                        back.go_on(Ok(()));
+                    }
+                }
+            }
+            Ok(Step::Done) => self.finish(Ok(())),
+            Err(e) => self.finish(Err(e)),
         }
-        Ok(())
+    }
+
+    /// The session ended: cut a transfer still running, log the end.
+    fn finish(mut self: Box<Self>, outcome: io::Result<()>) {
+        // A client that hangs up mid-transfer: cut the transfer too, so its
+        // thread, descriptors and temporary file go now.
+        if let Some(t) = self.transfer.take() {
+            t.abort();
+            let outcome = t.join();
+            // Still counted and logged: it ended, if not by the session's hand.
+            self.transfer_ended(&outcome);
+        }
+        let user = self.session.user();
+        let log = &self.shared.log;
+        match outcome {
+            Ok(()) => log.event(self.peer, user, format_args!("disconnected")),
+            Err(e) => log.event(self.peer, user, format_args!("connection lost: {e}")),
+        }
+    }
+
+    fn run(&mut self) -> io::Result<Step> {
+        while !self.session.is_closed() {
+            match self.next_event()? {
+                Next::Event(event) => self.feed(event)?,
+                Next::Park => return Ok(Step::Park),
+            }
+        }
+        Ok(Step::Done)
+    }
+
+    /// Whether the session can wait for its next command without a
+    /// thread: nothing buffered (or inside TLS) to read, no passive
+    /// listener (its accept must be watched), no transfer (checked by the
+    /// caller).
+    fn may_park(&mut self) -> bool {
+        !std::mem::take(&mut self.woken)
+            && !self.unparkable
+            && self.passive.is_none()
+            && self.session.wants_input()
+            && !self.reader.has_buffered()
+            && self.reader.get_mut().is_quiet()
     }
 
     /// Waits for what happens next: a finished transfer, a line, the end of
     /// input or the idle deadline.
-    fn next_event(&mut self) -> io::Result<Event> {
+    fn next_event(&mut self) -> io::Result<Next> {
+        self.wait().map(|event| match event {
+            Some(event) => Next::Event(event),
+            None => Next::Park,
+        })
+    }
+
+    /// [`next_event`](Self::next_event); `None`: park.
+    fn wait(&mut self) -> io::Result<Option<Event>> {
         loop {
             if self.session.wants_input() {
                 if let Some(frame) = self.reader.next_buffered() {
-                    return Ok(Event::Frame(frame));
+                    return Ok(Some(Event::Frame(frame)));
                 }
             }
             let Some(transfer) = &self.transfer else {
@@ -180,7 +281,8 @@ impl Driver {
                 // is then set again.
                 let now = Instant::now();
                 match self.session.deadline() {
-                    Some(deadline) if deadline <= now => return Ok(Event::Tick),
+                    Some(deadline) if deadline <= now => return Ok(Some(Event::Tick)),
+                    _ if self.may_park() => return Ok(None),
                     Some(deadline) => {
                         let stale = self.armed.is_none_or(|a| a > deadline || a <= now);
                         if stale {
@@ -196,7 +298,7 @@ impl Driver {
                     None => {}
                 }
                 match self.reader.fill() {
-                    Ok(0) => return Ok(self.end_of_input()),
+                    Ok(0) => return Ok(Some(self.end_of_input())),
                     Ok(_) => continue,
                     Err(e)
                         if matches!(
@@ -204,7 +306,7 @@ impl Driver {
                             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                         ) =>
                     {
-                        return Ok(Event::Tick)
+                        return Ok(Some(Event::Tick))
                     }
                     Err(e) => return Err(e),
                 }
@@ -215,7 +317,7 @@ impl Driver {
             let wants_input = self.session.wants_input();
             if wants_input && self.reader.get_mut().has_buffered_input() {
                 if self.reader.fill()? == 0 {
-                    return Ok(self.end_of_input());
+                    return Ok(Some(self.end_of_input()));
                 }
                 continue;
             }
@@ -237,12 +339,12 @@ impl Driver {
             };
             if done {
                 let outcome = self.transfer.take().map(Running::join);
-                return Ok(Event::TransferDone(outcome.unwrap_or_else(|| {
+                return Ok(Some(Event::TransferDone(outcome.unwrap_or_else(|| {
                     Outcome::failed(TransferError::Network(io::Error::other("lost transfer")))
-                })));
+                }))));
             }
             if control && self.reader.fill()? == 0 {
-                return Ok(self.end_of_input());
+                return Ok(Some(self.end_of_input()));
             }
         }
     }

@@ -134,10 +134,10 @@ impl Metrics {
     }
 
     /// A session began; it counts as active until the guard is dropped.
-    pub fn session(&self) -> SessionActive<'_> {
+    pub fn session(self: &std::sync::Arc<Self>) -> SessionActive {
         self.sessions.inc();
         self.sessions_active.inc();
-        SessionActive(self)
+        SessionActive(std::sync::Arc::clone(self))
     }
 
     /// A password was checked.
@@ -181,11 +181,12 @@ impl Metrics {
     }
 }
 
-/// An active session; dropped when it ends.
+/// An active session; moves with it (a parked session's too) and is
+/// dropped when it ends.
 #[derive(Debug)]
-pub struct SessionActive<'a>(&'a Metrics);
+pub struct SessionActive(std::sync::Arc<Metrics>);
 
-impl Drop for SessionActive<'_> {
+impl Drop for SessionActive {
     fn drop(&mut self) {
         self.0.sessions_active.dec();
     }

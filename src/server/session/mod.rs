@@ -320,6 +320,12 @@ impl Session {
         !self.closed && self.waiting.is_none()
     }
 
+    /// Gives back memory kept only for speed (the action queue's room),
+    /// for a driver about to hold the session long without running it.
+    pub fn release_memory(&mut self) {
+        self.actions.shrink_to_fit();
+    }
+
     /// True once a login succeeded (and no REIN since).
     pub fn logged_in(&self) -> bool {
         matches!(self.state, State::LoggedIn { .. })
