@@ -36,17 +36,14 @@ fn hup(server: &Server) {
     assert!(status.success());
 }
 
-/// The number of times `needle` occurs in the server's log, waited for.
+/// Waits until `needle` occurs `count` times in the server's log.
 fn wait_for_count(server: &Server, needle: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.log().matches(needle).count() < count {
-        assert!(
-            Instant::now() < deadline,
-            "no {count}x {needle:?} in the log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let seen = server.wait_for_count(needle, count, Duration::from_secs(10));
+    assert!(
+        seen >= count,
+        "no {count}x {needle:?} in the log:\n{}",
+        server.log()
+    );
 }
 
 fn try_login(server: &Server, name: &str) -> u16 {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{eventually, Server};
 
 /// A value from /proc/PID/status, in the unit it is given in (kB for memory).
 fn proc_status(pid: u32, key: &str) -> u64 {
@@ -27,18 +27,6 @@ fn open_fds(pid: u32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("reading /proc fds")
         .count()
-}
-
-/// Polls `check` until it holds or `timeout` passes.
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    check()
 }
 
 fn temporaries(dir: &Path) -> Vec<String> {

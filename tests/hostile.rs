@@ -16,7 +16,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{connect_with_timeout, read_all, run_serv, Control, Server, IO_TIMEOUT};
+use common::{connect_with_timeout, eventually, read_all, run_serv, Control, Server, IO_TIMEOUT};
 
 /// A field of `/proc/<pid>/status`, in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -29,17 +29,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 }
 
 /// Waits until `check` holds or `timeout` passes; returns whether it held.
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    check()
-}
-
 /// A directory of `n` entries with long names.
 fn big_directory(server: &Server, n: usize) {
     let dir = server.root().join("big");

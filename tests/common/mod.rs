@@ -814,6 +814,18 @@ pub fn utc_stamp(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Polls `check` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
 /// `count` consecutive TCP ports of 127.0.0.1 that were free a moment ago
 /// (each was bound and released): a `--pasv-ports` range for a test.
 pub fn free_port_range(count: u16) -> (u16, u16) {
