@@ -56,6 +56,13 @@ pub const IDLE_WORKERS: usize = 8;
 /// burst of commands reuses workers, a quiet server keeps no threads.
 pub const WORKER_LINGER: Duration = Duration::from_secs(2);
 
+/// How long a session that could park waits for its next command on its
+/// worker first, in milliseconds. A client issuing commands back to back
+/// (a loop of small RETRs) sends the next one within a fraction of a
+/// millisecond; parking it would cost two thread hand-offs per command,
+/// while an idle session gives up its thread after this short wait.
+pub const PARK_LINGER_MS: u16 = 2;
+
 /// Socket buffer size asked for on data connections: large enough that one
 /// loopback or LAN stream is not window-limited.
 pub const DATA_SOCKET_BUFFER: usize = 4 * 1024 * 1024;

@@ -7,7 +7,7 @@
 //! out of the session as actions, including a transfer's final reply, which
 //! the transfer thread reports as an [`Outcome`] rather than writing it.
 //! An idle session (no transfer, no passive listener, nothing buffered)
-//! parks until its control connection is readable or its deadline passes,
+//! that gets no command within a couple of milliseconds parks until its control connection is readable or its deadline passes,
 //! then resumes on a worker where it stopped: it reads, or feeds the
 //! session a Tick (which answers 421 past the idle or login timeout). A
 //! session that cannot park blocks reading the control connection until
@@ -26,6 +26,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::data::{self, Running};
 use super::reactor::{Parked, Wake};
+use crate::limits::PARK_LINGER_MS;
 use crate::protocol::command::shown_in_logs;
 use crate::protocol::Frame;
 use crate::server::admission::Slot;
@@ -257,6 +258,18 @@ impl Driver {
             && self.reader.get_mut().is_quiet()
     }
 
+    /// Whether the control connection becomes readable within
+    /// [`PARK_LINGER_MS`]: a session that could park reads it on this
+    /// thread instead.
+    fn input_soon(&self) -> io::Result<bool> {
+        let mut fds = [PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(PARK_LINGER_MS)) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Waits for what happens next: a finished transfer, a line, the end of
     /// input or the idle deadline.
     fn next_event(&mut self) -> io::Result<Next> {
@@ -282,7 +295,7 @@ impl Driver {
                 let now = Instant::now();
                 match self.session.deadline() {
                     Some(deadline) if deadline <= now => return Ok(Some(Event::Tick)),
-                    _ if self.may_park() => return Ok(None),
+                    _ if self.may_park() && !self.input_soon()? => return Ok(None),
                     Some(deadline) => {
                         let stale = self.armed.is_none_or(|a| a > deadline || a <= now);
                         if stale {
