@@ -262,7 +262,10 @@ impl Driver {
     /// [`PARK_LINGER_MS`]: a session that could park reads it on this
     /// thread instead.
     fn input_soon(&self) -> io::Result<bool> {
-        let mut fds = [PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(
+            self.reader.get_ref().as_fd(),
+            PollFlags::POLLIN,
+        )];
         match poll(&mut fds, PollTimeout::from(PARK_LINGER_MS)) {
             Ok(n) => Ok(n > 0),
             Err(nix::errno::Errno::EINTR) => Ok(false),
