@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{assert_same_tree, run_cli, tree, write_random_file, Output, Server};
+use common::{assert_same_tree, mirror_summary, run_cli, tree, write_random_file, Output, Server};
 
 /// Builds the test tree under `root`.
 fn make_site(root: &Path) {
@@ -33,21 +33,6 @@ fn make_site(root: &Path) {
 /// `cli -c COMMANDS 127.0.0.1 PORT` in `cwd`.
 fn cli(server: &Server, cwd: &Path, commands: &str) -> Output {
     run_cli(server.port(), cwd, "", &["-c", commands])
-}
-
-/// The numbers of the summary line: (transferred, bytes, skipped, deleted, failed).
-fn summary(out: &Output) -> (u64, u64, u64, u64, u64) {
-    let line = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("mirror: ") && l.contains(" files transferred ("))
-        .unwrap_or_else(|| panic!("no summary line: {out}"));
-    let numbers: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.parse().unwrap())
-        .collect();
-    (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
 }
 
 /// No `.NAME.part` anywhere under `root`.
@@ -87,13 +72,13 @@ fn a_tree_goes_up_and_comes_back_identical_with_its_times() {
     let out = cli(&server, work.path(), "mirror -R --delete site /www");
     assert_eq!(out.code(), 0, "{out}");
     assert_same_tree(&server.root().join("www"), &work.path().join("site"));
-    assert_eq!(summary(&out), (7, 3_221_979, 0, 0, 0), "{out}");
+    assert_eq!(mirror_summary(&out), (7, 3_221_979, 0, 0, 0), "{out}");
     assert_eq!(mtime(&server.root().join("www/index.html")), old);
 
     let out = cli(&server, work.path(), "mirror /www copy");
     assert_eq!(out.code(), 0, "{out}");
     assert_same_tree(&work.path().join("copy"), &work.path().join("site"));
-    assert_eq!(summary(&out).0, 7, "{out}");
+    assert_eq!(mirror_summary(&out).0, 7, "{out}");
     assert_eq!(mtime(&work.path().join("copy/index.html")), old);
     // Every file's time came along, to the second.
     for name in [
@@ -121,17 +106,17 @@ fn a_second_only_newer_run_transfers_nothing_either_way() {
         assert_eq!(out.code(), 0, "{out}");
     }
     let out = cli(&server, work.path(), "mirror -R --only-newer site /www");
-    assert_eq!(summary(&out), (0, 0, 7, 0, 0), "{out}");
+    assert_eq!(mirror_summary(&out), (0, 0, 7, 0, 0), "{out}");
     let out = cli(&server, work.path(), "mirror --only-newer /www copy");
-    assert_eq!(summary(&out).0, 7, "{out}");
+    assert_eq!(mirror_summary(&out).0, 7, "{out}");
     let out = cli(&server, work.path(), "mirror --only-newer /www copy");
-    assert_eq!(summary(&out), (0, 0, 7, 0, 0), "{out}");
+    assert_eq!(mirror_summary(&out), (0, 0, 7, 0, 0), "{out}");
 
     // A changed file goes again, and only it.
     thread::sleep(Duration::from_millis(1100));
     fs::write(work.path().join("site/empty"), b"not any more").unwrap();
     let out = cli(&server, work.path(), "mirror -R --only-newer site /www");
-    assert_eq!(summary(&out), (1, 12, 6, 0, 0), "{out}");
+    assert_eq!(mirror_summary(&out), (1, 12, 6, 0, 0), "{out}");
     assert_same_tree(&server.root().join("www"), &work.path().join("site"));
 }
 
@@ -157,7 +142,7 @@ fn delete_removes_exactly_the_extras_on_both_sides() {
         "mirror -R --delete --exclude *.log site /www",
     );
     assert_eq!(out.code(), 0, "{out}");
-    assert_eq!(summary(&out).3, 4, "{out}");
+    assert_eq!(mirror_summary(&out).3, 4, "{out}");
     assert!(
         www.join("keep.log").exists(),
         "an excluded file is not deleted"
@@ -172,7 +157,7 @@ fn delete_removes_exactly_the_extras_on_both_sides() {
     fs::write(copy.join("extra"), b"x").unwrap();
     let out = cli(&server, work.path(), "mirror --delete /www copy");
     assert_eq!(out.code(), 0, "{out}");
-    assert_eq!(summary(&out).3, 4, "{out}");
+    assert_eq!(mirror_summary(&out).3, 4, "{out}");
     assert_same_tree(&copy, &work.path().join("site"));
 }
 
@@ -195,7 +180,7 @@ fn parallel_sessions_give_the_same_tree() {
         "{}",
         server.log()
     );
-    assert_eq!(summary(&out).0, 47, "{out}");
+    assert_eq!(mirror_summary(&out).0, 47, "{out}");
     assert_same_tree(&server.root().join("www"), &site);
     let out = cli(&server, work.path(), "mirror --parallel 4 /www copy");
     assert_eq!(out.code(), 0, "{out}");
@@ -238,7 +223,7 @@ fn a_download_killed_mid_file_is_completed_by_continue() {
 
     let out = cli(&server, work.path(), "mirror --continue /pub copy");
     assert_eq!(out.code(), 0, "{out}");
-    let (files, bytes, ..) = summary(&out);
+    let (files, bytes, ..) = mirror_summary(&out);
     assert_eq!(files, 1, "{out}");
     // Only the rest came: at least what the killed run had is not sent again.
     assert!(
@@ -261,7 +246,7 @@ fn an_upload_resumes_its_remote_part_with_continue() {
     fs::write(server.root().join("www/.big.bin.part"), &data[..400_000]).unwrap();
     let out = cli(&server, work.path(), "mirror -R --continue site /www");
     assert_eq!(out.code(), 0, "{out}");
-    assert_eq!(summary(&out).1, 600_000, "{out}");
+    assert_eq!(mirror_summary(&out).1, 600_000, "{out}");
     assert_same_tree(&server.root().join("www"), &site);
 }
 
@@ -302,7 +287,7 @@ fn a_failure_gives_status_1_after_the_rest_of_the_tree() {
     let out = cli(&server, work.path(), "mirror -R site /www; pwd");
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("index.html"), "{out}");
-    let (files, _, _, _, failed) = summary(&out);
+    let (files, _, _, _, failed) = mirror_summary(&out);
     assert_eq!((files, failed), (6, 1), "{out}");
     // The batch stopped after mirror: pwd did not run.
     assert!(out.stdout.is_empty(), "{out}");

@@ -18,7 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_file_is, assert_same_tree, run_with_timeout, write_random_file, Output, PROCESS_TIMEOUT,
+    assert_file_is, assert_same_tree, mirror_summary, run_with_timeout, write_random_file, Output,
+    PROCESS_TIMEOUT,
 };
 use peers::Peer;
 
@@ -60,21 +61,6 @@ fn cli_ok(peer: &Peer, cwd: &Path, commands: &str) -> Output {
     out
 }
 
-/// (transferred, bytes, skipped, deleted, failed) from the summary line.
-fn summary(out: &Output) -> (u64, u64, u64, u64, u64) {
-    let line = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("mirror: ") && l.contains(" files transferred ("))
-        .unwrap_or_else(|| panic!("no summary line: {out}"));
-    let n: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.parse().unwrap())
-        .collect();
-    (n[0], n[1], n[2], n[3], n[4])
-}
-
 fn remote(peer: &Peer, rel: &str) -> String {
     match peer.remote_work() {
         "/" => format!("/{rel}"),
@@ -93,11 +79,11 @@ fn round_trip(peer: Peer) {
         work.path(),
         &format!("mirror -R --delete site \"{www}\""),
     );
-    assert_eq!(summary(&out).0, 7, "{out}");
+    assert_eq!(mirror_summary(&out).0, 7, "{out}");
     assert_same_tree(&peer.work().join("www"), &site);
 
     let out = cli_ok(&peer, work.path(), &format!("mirror \"{www}\" copy"));
-    assert_eq!(summary(&out).0, 7, "{out}");
+    assert_eq!(mirror_summary(&out).0, 7, "{out}");
     assert_same_tree(&work.path().join("copy"), &site);
 
     // Again with --only-newer: nothing moves either way.
@@ -106,13 +92,23 @@ fn round_trip(peer: Peer) {
         work.path(),
         &format!("mirror -R --only-newer site \"{www}\""),
     );
-    assert_eq!(summary(&out), (0, 0, 7, 0, 0), "{:?}: {out}", peer.kind());
+    assert_eq!(
+        mirror_summary(&out),
+        (0, 0, 7, 0, 0),
+        "{:?}: {out}",
+        peer.kind()
+    );
     let out = cli_ok(
         &peer,
         work.path(),
         &format!("mirror --only-newer \"{www}\" copy"),
     );
-    assert_eq!(summary(&out), (0, 0, 7, 0, 0), "{:?}: {out}", peer.kind());
+    assert_eq!(
+        mirror_summary(&out),
+        (0, 0, 7, 0, 0),
+        "{:?}: {out}",
+        peer.kind()
+    );
 
     // --delete removes exactly the extras, on the server and here.
     peer.seed_dir("www/old");
@@ -123,7 +119,7 @@ fn round_trip(peer: Peer) {
         work.path(),
         &format!("mirror -R --only-newer --delete site \"{www}\""),
     );
-    assert_eq!(summary(&out), (0, 0, 7, 3, 0), "{out}");
+    assert_eq!(mirror_summary(&out), (0, 0, 7, 3, 0), "{out}");
     assert_same_tree(&peer.work().join("www"), &site);
     fs::write(work.path().join("copy/local extra"), b"x").unwrap();
     let out = cli_ok(
@@ -131,7 +127,7 @@ fn round_trip(peer: Peer) {
         work.path(),
         &format!("mirror --delete --only-newer \"{www}\" copy"),
     );
-    assert_eq!(summary(&out).3, 1, "{out}");
+    assert_eq!(mirror_summary(&out).3, 1, "{out}");
     assert_same_tree(&work.path().join("copy"), &site);
 
     // --parallel 4, both ways, into fresh places.
@@ -165,7 +161,7 @@ fn resume(peer: Peer) {
         work.path(),
         &format!("mirror --continue --exclude in \"{src}\" copy"),
     );
-    assert_eq!(summary(&out).1, 700_000, "{out}");
+    assert_eq!(mirror_summary(&out).1, 700_000, "{out}");
     assert_file_is(&work.path().join("copy/big.bin"), &data);
     assert!(!work.path().join("copy/.big.bin.part").exists());
     // An upload interrupted after 400000 bytes.
@@ -175,7 +171,7 @@ fn resume(peer: Peer) {
         work.path(),
         &format!("mirror -R --continue copy \"{remote_in}\""),
     );
-    assert_eq!(summary(&out).1, 600_000, "{out}");
+    assert_eq!(mirror_summary(&out).1, 600_000, "{out}");
     assert_file_is(&peer.work().join("in/big.bin"), &data);
     assert!(!peer.work().join("in/.big.bin.part").exists());
 }

@@ -814,6 +814,22 @@ pub fn utc_stamp(t: std::time::SystemTime) -> String {
     )
 }
 
+/// The numbers of `cli mirror`'s summary line: (transferred, bytes,
+/// skipped, deleted, failed).
+pub fn mirror_summary(out: &Output) -> (u64, u64, u64, u64, u64) {
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("mirror: ") && l.contains(" files transferred ("))
+        .unwrap_or_else(|| panic!("no summary line: {out}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+}
+
 /// Polls `check` until it holds or `timeout` passes.
 pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
