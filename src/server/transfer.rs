@@ -9,19 +9,25 @@
 //! mid-upload is 451/452/552 ([`Failure`](super::failure::Failure)).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
 
 use super::failure::TransferError;
 use super::listing::Listing;
 use crate::protocol::ascii::{FromNetwork, ToNetwork};
-use crate::storage::{ReadFile, StorageError, Upload};
+use crate::storage::{Chunked, ReadFile, StorageError, Upload, VirtualPath};
 use crate::transport::Stream;
 
 /// Disk write size for uploads: a 1 GiB upload is about a thousand writes,
 /// however small the segments the network delivers.
 const UPLOAD_BUFFER: usize = 1 << 20;
+
+/// At most this much of a chunked file's buffers goes into one
+/// `writev(2)`.
+const CHUNKED_WRITE: usize = 2 << 20;
 
 /// Buffer for TYPE A conversion and listings.
 const CONVERT_BUFFER: usize = 64 * 1024;
@@ -187,6 +193,10 @@ fn send(
                 Err(e) => (0, Err(TransferError::Network(e))),
             };
         }
+        let path = file.path().clone();
+        if let Some(chunked) = file.as_chunked() {
+            return send_chunks(chunked, &path, conn);
+        }
     }
     let mut buf = vec![0; CONVERT_BUFFER];
     let mut out = Vec::with_capacity(2 * CONVERT_BUFFER);
@@ -214,6 +224,51 @@ fn send(
         }
         sent += chunk.len() as u64;
     }
+}
+
+/// A chunked file to the connection: its buffers go out as they are, a
+/// few at a time through one `writev(2)`.
+fn send_chunks(
+    file: &mut dyn Chunked,
+    path: &VirtualPath,
+    conn: &mut dyn DataConnection,
+) -> (u64, Result<(), TransferError>) {
+    let mut chunks = Vec::new();
+    let mut sent = 0;
+    loop {
+        chunks.clear();
+        if let Err(e) = file.next_chunks(&mut chunks, CHUNKED_WRITE) {
+            let error = StorageError::from_io(path, e);
+            return (sent, Err(TransferError::Storage(error)));
+        }
+        if chunks.is_empty() {
+            return (sent, Ok(()));
+        }
+        if let Err(e) = write_all_vectored(conn, &chunks) {
+            return (sent, Err(TransferError::Network(e)));
+        }
+        sent += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+    }
+}
+
+/// Writes every byte of `chunks`, as few `write_vectored` calls as the
+/// connection takes (`Write::write_all_vectored` is not stable).
+fn write_all_vectored(conn: &mut dyn DataConnection, chunks: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| IoSlice::new(c))
+        .collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match conn.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The disk side of an upload, remembering whether a failure was its own:
@@ -386,5 +441,142 @@ mod tests {
         // 3 MiB through a 1 MiB buffer: a handful of writes, not one per
         // 1460-byte segment (2,155 of them).
         assert!(upload.writes <= 4, "{} writes", upload.writes);
+    }
+
+    /// A file handed out in buffers of its own, failing after them if told.
+    #[derive(Debug)]
+    struct Pieces {
+        path: VirtualPath,
+        left: std::collections::VecDeque<Bytes>,
+        fail_at_end: bool,
+        calls: usize,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.left.pop_front() else {
+                return Ok(0);
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk.split_to(n));
+            if !chunk.is_empty() {
+                self.left.push_front(chunk);
+            }
+            Ok(n)
+        }
+    }
+
+    impl ReadFile for Pieces {
+        fn size(&self) -> u64 {
+            self.left.iter().map(|c| c.len() as u64).sum()
+        }
+
+        fn path(&self) -> &VirtualPath {
+            &self.path
+        }
+
+        fn as_chunked(&mut self) -> Option<&mut dyn Chunked> {
+            Some(self)
+        }
+    }
+
+    impl Chunked for Pieces {
+        fn next_chunks(&mut self, out: &mut Vec<Bytes>, _max: usize) -> io::Result<()> {
+            self.calls += 1;
+            // Two at a time, so that several calls and several buffers per
+            // call are both exercised.
+            out.extend(self.left.drain(..self.left.len().min(2)));
+            if out.is_empty() && self.fail_at_end {
+                return Err(io::Error::other("the store went away"));
+            }
+            Ok(())
+        }
+    }
+
+    /// A connection that takes at most 3 bytes per call, so that every
+    /// vectored write is a short one.
+    #[derive(Default)]
+    struct Trickle {
+        sent: Vec<u8>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.sent.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut room = 3;
+            for b in bufs {
+                let n = b.len().min(room);
+                self.sent.extend_from_slice(&b[..n]);
+                room -= n;
+            }
+            Ok(3 - room)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl DataConnection for Trickle {
+        fn finish(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pieces(parts: &[&'static [u8]], fail_at_end: bool) -> Pieces {
+        Pieces {
+            path: VirtualPath::root(),
+            left: parts.iter().map(|p| Bytes::from_static(p)).collect(),
+            fail_at_end,
+            calls: 0,
+        }
+    }
+
+    #[test]
+    fn a_chunked_file_is_sent_whole_through_short_vectored_writes() {
+        let mut file = pieces(&[b"hello", b"", b" wor", b"ld, ", b"in pieces"], false);
+        let mut conn = Trickle::default();
+        let (n, result) = send(&mut file, &mut conn, false);
+        assert!(result.is_ok());
+        assert_eq!(conn.sent, b"hello world, in pieces");
+        assert_eq!(n, 22);
+        assert_eq!(
+            file.calls, 4,
+            "three calls with buffers, one that says the end"
+        );
+    }
+
+    #[test]
+    fn a_chunked_file_that_fails_is_a_storage_error_after_what_was_sent() {
+        let mut file = pieces(&[b"abc", b"def"], true);
+        let mut conn = Trickle::default();
+        let (n, result) = send(&mut file, &mut conn, false);
+        assert_eq!(n, 6);
+        assert!(
+            matches!(result, Err(TransferError::Storage(_))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn type_a_reads_a_chunked_file_through_its_conversion() {
+        let mut file = pieces(&[b"a\nb", b"\nc"], false);
+        let mut conn = Trickle::default();
+        let (n, result) = send(&mut file, &mut conn, true);
+        assert!(result.is_ok());
+        assert_eq!(conn.sent, b"a\r\nb\r\nc");
+        assert_eq!(n, 7);
+        assert_eq!(file.calls, 0, "TYPE A converts in its own buffer");
     }
 }

@@ -120,6 +120,22 @@ pub trait ReadFile: Read + Send + fmt::Debug {
     fn as_local_file(&mut self) -> Option<&mut std::fs::File> {
         None
     }
+
+    /// The file's own buffers, where its bytes arrive in them (an object's
+    /// body as the network delivered it): downloads in TYPE I then write
+    /// those buffers as they are, without first copying them into one of
+    /// the transfer's.
+    fn as_chunked(&mut self) -> Option<&mut dyn Chunked> {
+        None
+    }
+}
+
+/// A file read as the buffers it arrives in ([`ReadFile::as_chunked`]).
+pub trait Chunked {
+    /// Appends the next buffers to `out`, about `max` bytes at most: waits
+    /// for the first, then takes those already there without waiting.
+    /// Appending nothing means the end of the file.
+    fn next_chunks(&mut self, out: &mut Vec<bytes::Bytes>, max: usize) -> io::Result<()>;
 }
 
 /// An upload in progress. Written to, then [`commit`](Upload::commit)ted;

@@ -209,6 +209,16 @@ impl Write for Stream {
         }
     }
 
+    /// `writev(2)` on plain TCP: a download from an object store hands
+    /// over the HTTP client's buffers several at a time.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write_vectored(bufs),
+            Stream::TlsServer(s) => s.write_vectored(bufs),
+            Stream::TlsClient(s) => s.write_vectored(bufs),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::Receiver;
 
-use crate::storage::{ReadFile, VirtualPath};
+use crate::storage::{Chunked, ReadFile, VirtualPath};
 
 /// An object being downloaded.
 pub struct ObjectReader {
@@ -92,5 +92,33 @@ impl ReadFile for ObjectReader {
 
     fn path(&self) -> &VirtualPath {
         &self.path
+    }
+
+    fn as_chunked(&mut self) -> Option<&mut dyn Chunked> {
+        Some(self)
+    }
+}
+
+impl Chunked for ObjectReader {
+    /// The HTTP client's own buffers, handed on: a download is then one
+    /// copy fewer (the memcpy into the transfer's buffer was a tenth of
+    /// `serv`'s time in a 1 GiB RETR).
+    fn next_chunks(&mut self, out: &mut Vec<Bytes>, max: usize) -> io::Result<()> {
+        let mut taken = 0;
+        if !self.chunk.is_empty() {
+            taken = self.chunk.len();
+            out.push(std::mem::take(&mut self.chunk));
+        }
+        while taken < max {
+            match self.next_chunk(taken == 0)? {
+                Some(chunk) if chunk.is_empty() => continue,
+                Some(chunk) => {
+                    taken += chunk.len();
+                    out.push(chunk);
+                }
+                None => break,
+            }
+        }
+        Ok(())
     }
 }
