@@ -554,6 +554,12 @@ fn check_config(args: &Args, matches: &ArgMatches, path: &Path) -> i32 {
     0
 }
 
+/// mimalloc, because it reuses the pages of freed buffers: an object
+/// download's HTTP buffers are ~400 KiB each, which glibc's malloc handed
+/// back to the kernel and faulted in again (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let matches = Args::command().get_matches();
     let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
