@@ -554,11 +554,11 @@ fn check_config(args: &Args, matches: &ArgMatches, path: &Path) -> i32 {
     0
 }
 
-/// mimalloc, because it reuses the pages of freed buffers: an object
+/// jemalloc, because it reuses the pages of freed buffers: an object
 /// download's HTTP buffers are ~400 KiB each, which glibc's malloc handed
 /// back to the kernel and faulted in again (see Cargo.toml).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let matches = Args::command().get_matches();
