@@ -41,8 +41,9 @@ pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// connecting at once must queue, not be refused.
 pub const LISTEN_BACKLOG: i32 = 1024;
 
-/// Stack size of a session thread. Sessions keep their buffers on the heap,
-/// so a small stack lets thousands of idle sessions cost little memory.
+/// Stack size of a worker thread (a session's or a transfer's). Both keep
+/// their buffers on the heap, so a small stack keeps a burst of thousands
+/// of sessions cheap.
 pub const SESSION_STACK_SIZE: usize = 256 * 1024;
 
 /// Worker threads kept waiting for work when there is none (see

@@ -2,6 +2,11 @@
 //! connection stays responsive while data flows, so ABOR can cut it
 //! (RFC 959 §4.1.3) and a client that gives up is noticed at once.
 //!
+//! The thread is a worker of the server's pool (the one sessions run on),
+//! not a new one per transfer: a client fetching many small files would
+//! otherwise pay a thread's creation and teardown (and the allocator's
+//! per-thread set-up) per file.
+//!
 //! The thread makes the data connection (accepting on the passive listener
 //! or connecting to the PORT/EPRT address), runs
 //! [`crate::server::transfer::run`] over it and returns the
@@ -13,8 +18,8 @@ use std::io;
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
@@ -28,9 +33,6 @@ use crate::server::Shared;
 use crate::transport::data::{connect_active, DataError, PassiveListener};
 use crate::transport::tls::{DataTlsError, SessionTls};
 use crate::transport::Stream;
-
-/// Stack of a transfer thread: its buffers live on the heap.
-const TRANSFER_STACK_SIZE: usize = 128 * 1024;
 
 /// Lets the session's driver cut a running transfer.
 #[derive(Debug, Default)]
@@ -68,7 +70,8 @@ impl Abort {
 /// A transfer in progress.
 #[derive(Debug)]
 pub(super) struct Running {
-    handle: JoinHandle<Outcome>,
+    /// Sent once, just before `done` closes.
+    outcome: Receiver<Outcome>,
     abort: Arc<Abort>,
     /// Readable (end of file) once the thread is done.
     pub done: UnixStream,
@@ -82,7 +85,7 @@ impl Running {
 
     /// The outcome, once `done` is readable (or after [`abort`](Self::abort)).
     pub fn join(self) -> Outcome {
-        self.handle.join().unwrap_or_else(|_| {
+        self.outcome.recv().unwrap_or_else(|_| {
             Outcome::failed(TransferError::Network(io::Error::other(
                 "the transfer thread failed",
             )))
@@ -106,7 +109,7 @@ impl Drop for Active<'_> {
     }
 }
 
-/// Starts `transfer` on its own thread. `listener` is the session's passive
+/// Starts `transfer` on a worker of the pool. `listener` is the session's passive
 /// listener, for a passive plan, with its place in the metrics' count.
 /// `bucket`: the user's rate limit in this direction, if any.
 pub(super) fn start(
@@ -120,33 +123,34 @@ pub(super) fn start(
     let (done, signal) = UnixStream::pair()?;
     let abort = Arc::new(Abort::default());
     let for_thread = Arc::clone(&abort);
-    let handle = std::thread::Builder::new()
-        .name("transfer".into())
-        .stack_size(TRANSFER_STACK_SIZE)
-        .spawn(move || {
-            // Dropped when the thread ends: the driver's `done` reads EOF.
-            let _signal = signal;
-            let _active = Active::new(&shared);
-            let protect = match (transfer.protect, tls) {
-                (true, Some(tls)) => Some(Protection {
-                    tls,
-                    require_resumption: !shared.tls_allow_unresumed,
-                }),
-                _ => None,
-            };
-            let timeouts = (shared.data_timeout, shared.stall_timeout);
-            run(
-                *transfer,
-                listener,
-                local,
-                protect,
-                timeouts,
-                bucket.as_deref(),
-                &for_thread,
-            )
-        })?;
+    let (send_outcome, outcome) = sync_channel(1);
+    let pool = Arc::clone(&shared);
+    pool.reactor.run(Box::new(move || {
+        // Dropped when the job ends, after the outcome is sent: the
+        // driver's `done` reads EOF and `join` finds the outcome there.
+        let _signal = signal;
+        let _active = Active::new(&shared);
+        let protect = match (transfer.protect, tls) {
+            (true, Some(tls)) => Some(Protection {
+                tls,
+                require_resumption: !shared.tls_allow_unresumed,
+            }),
+            _ => None,
+        };
+        let timeouts = (shared.data_timeout, shared.stall_timeout);
+        let result = run(
+            *transfer,
+            listener,
+            local,
+            protect,
+            timeouts,
+            bucket.as_deref(),
+            &for_thread,
+        );
+        let _ = send_outcome.send(result);
+    }));
     Ok(Running {
-        handle,
+        outcome,
         abort,
         done,
     })

@@ -1,6 +1,7 @@
-//! The worker threads that run sessions: a session runs on one while it
-//! has something to do (a command, a transfer to watch) and gives it back
-//! when it parks (see [`super::reactor`]).
+//! The worker threads that run sessions and transfers: a session runs on
+//! one while it has something to do (a command, a transfer to watch) and
+//! gives it back when it parks (see [`super::reactor`]); a transfer runs
+//! on another until its data connection closes (see [`super::data`]).
 //!
 //! A job goes to a waiting worker if there is one, else to a new thread;
 //! a worker that finishes waits for the next job unless
@@ -44,8 +45,9 @@ impl Pool {
             .stack_size(SESSION_STACK_SIZE)
             .spawn(move || work(waiting, job));
         if let Err(e) = spawned {
-            // The job (a session) is dropped: its connection closes.
-            eprintln!("cannot start a session thread: {e}");
+            // The job (a session or a transfer) is dropped: its
+            // connection closes.
+            eprintln!("cannot start a worker thread: {e}");
         }
     }
 }

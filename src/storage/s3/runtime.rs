@@ -47,7 +47,7 @@ pub fn handle() -> std::io::Result<Handle> {
 ///
 /// The future runs on a worker, not on the caller's stack: object_store's
 /// request futures (retries, signing, connection set-up) poll deep, and the
-/// threads calling here have small stacks (128 KiB for a transfer), which a
+/// threads calling here have small stacks (256 KiB for a pool worker), which a
 /// debug build overflowed.
 pub fn run<T, F>(handle: &Handle, future: F) -> T
 where
