@@ -927,7 +927,8 @@ def targets(ctx, results):
 
     def row(name, measured, ratio, ok):
         verdict = "n/a" if ok is None else ("**met**" if ok else "**not met**")
-        lines.append("| %s | %s | %s | %s |" % (name, measured, fmt(ratio), verdict))
+        shown = "" if ratio is None else fmt(ratio)
+        lines.append("| %s | %s | %s | %s |" % (name, measured, shown, verdict))
 
     def both(*xs):
         return all(x is not None for x in xs)
