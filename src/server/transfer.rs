@@ -21,10 +21,6 @@ use crate::protocol::ascii::{FromNetwork, ToNetwork};
 use crate::storage::{Chunked, ReadFile, StorageError, Upload, VirtualPath};
 use crate::transport::Stream;
 
-/// Disk write size for uploads: a 1 GiB upload is about a thousand writes,
-/// however small the segments the network delivers.
-const UPLOAD_BUFFER: usize = 1 << 20;
-
 /// At most this much of a chunked file's buffers goes into one
 /// `writev(2)`.
 const CHUNKED_WRITE: usize = 2 << 20;
@@ -301,8 +297,10 @@ fn receive(
     ascii: bool,
 ) -> (u64, Result<(), TransferError>) {
     let path = upload.path().clone();
+    // However small the segments the network delivers, the storage gets
+    // writes of the size it takes best.
     let mut sink = BufWriter::with_capacity(
-        UPLOAD_BUFFER,
+        upload.write_size(),
         DiskSide {
             upload,
             failed: false,
@@ -400,12 +398,28 @@ mod tests {
         path: VirtualPath,
         writes: usize,
         bytes: usize,
+        largest: usize,
+        /// What it answers to `write_size`; None: the trait's default.
+        asks: Option<usize>,
+    }
+
+    impl Counting {
+        fn new(asks: Option<usize>) -> Self {
+            Counting {
+                path: VirtualPath::root(),
+                writes: 0,
+                bytes: 0,
+                largest: 0,
+                asks,
+            }
+        }
     }
 
     impl Write for Counting {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             self.writes += 1;
             self.bytes += buf.len();
+            self.largest = self.largest.max(buf.len());
             Ok(buf.len())
         }
 
@@ -422,6 +436,10 @@ mod tests {
         fn commit(self: Box<Self>) -> Result<(), StorageError> {
             Ok(())
         }
+
+        fn write_size(&self) -> usize {
+            self.asks.unwrap_or(crate::storage::LARGE_WRITE)
+        }
     }
 
     #[test]
@@ -430,17 +448,32 @@ mod tests {
             left: 3 << 20,
             sent: Vec::new(),
         };
-        let mut upload = Counting {
-            path: VirtualPath::root(),
-            writes: 0,
-            bytes: 0,
-        };
+        let mut upload = Counting::new(None);
         let (n, result) = receive(&mut conn, &mut upload, false);
         assert!(result.is_ok());
         assert_eq!((n, upload.bytes), (3 << 20, 3 << 20));
         // 3 MiB through a 1 MiB buffer: a handful of writes, not one per
         // 1460-byte segment (2,155 of them).
         assert!(upload.writes <= 4, "{} writes", upload.writes);
+    }
+
+    #[test]
+    fn uploads_are_written_in_the_size_the_storage_asks_for() {
+        let mut conn = Segments {
+            left: 3 << 20,
+            sent: Vec::new(),
+        };
+        let mut upload = Counting::new(Some(64 << 10));
+        let (n, result) = receive(&mut conn, &mut upload, false);
+        assert!(result.is_ok());
+        assert_eq!((n, upload.bytes), (3 << 20, 3 << 20));
+        assert!(
+            upload.largest <= 64 << 10,
+            "a {}-byte write",
+            upload.largest
+        );
+        // Still gathered: nowhere near one write per segment.
+        assert!(upload.writes <= 64, "{} writes", upload.writes);
     }
 
     /// A file handed out in buffers of its own, failing after them if told.

@@ -147,7 +147,17 @@ pub trait Upload: Write + Send + fmt::Debug {
 
     /// Puts the upload in place of its target, atomically.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
+
+    /// How many bytes the transfer gathers before each write: what this
+    /// back end takes best. Few large writes by default (a journaling file
+    /// system pays per write; an object store buffers its parts anyway).
+    fn write_size(&self) -> usize {
+        LARGE_WRITE
+    }
 }
+
+/// [`Upload::write_size`] unless a back end says otherwise.
+pub const LARGE_WRITE: usize = 1 << 20;
 
 /// Every file-system operation of the server.
 ///

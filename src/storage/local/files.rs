@@ -10,7 +10,7 @@ use cap_std::fs::{Dir, ReadDir};
 
 use super::resume::{commit_plain, Resume, Target};
 use super::{convert, fail, is_temp_name, Registry};
-use crate::storage::{Entry, ReadFile, StorageError, Upload, VirtualPath};
+use crate::storage::{Entry, ReadFile, StorageError, Upload, VirtualPath, LARGE_WRITE};
 
 /// A directory being listed: its handle (for reading links) and its entries.
 #[derive(Debug)]
@@ -100,7 +100,27 @@ pub(super) struct LocalUpload {
     /// REST + STOR and APPE: what is kept of the old file, put in the
     /// temporary at the first write or at commit.
     pub resume: Option<Resume>,
+    /// See [`write_size_for`].
+    pub write_size: usize,
 }
+
+/// Small writes on tmpfs, large ones elsewhere. Measured with curl and
+/// lftp uploading 1 GiB (bench/RESULTS.md, issue 16): on ext4, 1 MiB
+/// writes went about twice as fast as 64 KiB ones (each write costs the
+/// file system a journaled time update); on tmpfs, 64 KiB writes went
+/// 1.1-1.7x faster than 1 MiB ones and cost the sending client less CPU,
+/// since the socket is read more often and its queue stays short and in
+/// cache. Where the file system cannot be told, large writes.
+pub(super) fn write_size_for(file: &File) -> usize {
+    use nix::sys::statfs::{fstatfs, TMPFS_MAGIC};
+    match fstatfs(file) {
+        Ok(fs) if fs.filesystem_type() == TMPFS_MAGIC => SMALL_WRITE,
+        _ => LARGE_WRITE,
+    }
+}
+
+/// What pyftpdlib reads and writes at a time, too.
+const SMALL_WRITE: usize = 64 << 10;
 
 impl LocalUpload {
     pub(super) fn deregister(&self) {
@@ -142,6 +162,10 @@ impl Write for LocalUpload {
 impl Upload for LocalUpload {
     fn path(&self) -> &VirtualPath {
         &self.path
+    }
+
+    fn write_size(&self) -> usize {
+        self.write_size
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StorageError> {

@@ -313,6 +313,7 @@ impl Storage for LocalDisk {
             .open_with(&temp, OpenOptions::new().write(true).create_new(true))
             .map_err(|e| fail(path, e))?
             .into_std();
+        let write_size = files::write_size_for(&file);
         self.active
             .lock()
             .expect("registry lock")
@@ -328,6 +329,7 @@ impl Storage for LocalDisk {
             active: Arc::clone(&self.active),
             target,
             resume,
+            write_size,
         }))
     }
 

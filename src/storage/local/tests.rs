@@ -1027,3 +1027,13 @@ fn set_modified_reaches_files_beneath_the_root_only() {
         Err(StorageError::NotFound(_))
     ));
 }
+
+#[test]
+fn uploads_to_tmpfs_ask_for_small_writes() {
+    // /dev/shm is tmpfs on Linux; what lands there is written 64 KiB at a
+    // time (see `files::write_size_for`).
+    let root = tempfile::tempdir_in("/dev/shm").unwrap();
+    let disk = LocalDisk::new(root.path()).unwrap();
+    let up = disk.begin_upload(&v("f"), Keep::Nothing, false).unwrap();
+    assert_eq!(up.write_size(), 64 << 10);
+}
