@@ -1150,6 +1150,10 @@ def main():
         log("data in %s" % tmp)
         ctx.data = tmp / "data"
         make_data(ctx.data, ctx.big, ctx.mid, ctx.small)
+        # Written just now: unsynced, their write-back to a disk runs during
+        # the first minutes of measurements (round 1's STORs on ext4 came
+        # out at a quarter of rounds 2 and 3, at 4-8x the server CPU).
+        os.sync()
         ctx.downloads = tmp / "downloads"
         ctx.downloads.mkdir()
         logs = tmp / "logs"
