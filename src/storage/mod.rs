@@ -148,9 +148,8 @@ pub trait Upload: Write + Send + fmt::Debug {
     /// Puts the upload in place of its target, atomically.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
 
-    /// How many bytes the transfer gathers at least before each write
-    /// (a read that brings more is written whole): what this back end
-    /// takes best. Few large writes by default (a journaling file
+    /// How many bytes the transfer gathers before each write: what this
+    /// back end takes best. Few large writes by default (a journaling file
     /// system pays per write; an object store buffers its parts anyway).
     fn write_size(&self) -> usize {
         LARGE_WRITE
