@@ -284,10 +284,11 @@ impl Write for DiskSide<'_> {
     }
 }
 
-/// Connection to upload, through a large buffer: the disk sees few, large
-/// writes however small the segments that arrive. In TYPE I this is
-/// `io::copy` into a 1 MiB `BufWriter`, which reads straight into the
-/// writer's buffer (no second copy, reads of up to 1 MiB). TCP flow control
+/// Connection to upload, through a buffer of the upload's
+/// [`write_size`](Upload::write_size): the storage sees writes of that size
+/// however small the segments that arrive. In TYPE I this is `io::copy`
+/// into a `BufWriter`, which reads straight into the writer's buffer (no
+/// second copy, reads of up to the buffer's size). TCP flow control
 /// does the rest: when the disk is slower than the network, our receive
 /// window fills and the sender waits; nothing overflows (design question 8
 /// in spec/PROTOCOL.md).
@@ -297,8 +298,6 @@ fn receive(
     ascii: bool,
 ) -> (u64, Result<(), TransferError>) {
     let path = upload.path().clone();
-    // However small the segments the network delivers, the storage gets
-    // writes of the size it takes best.
     let mut sink = BufWriter::with_capacity(
         upload.write_size(),
         DiskSide {

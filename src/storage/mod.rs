@@ -149,8 +149,8 @@ pub trait Upload: Write + Send + fmt::Debug {
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
 
     /// How many bytes the transfer gathers before each write: what this
-    /// back end takes best. Few large writes by default (a journaling file
-    /// system pays per write; an object store buffers its parts anyway).
+    /// back end takes best. Few large writes by default (an object store
+    /// buffers its parts anyway; see the local disk for file systems).
     fn write_size(&self) -> usize {
         LARGE_WRITE
     }

@@ -105,12 +105,12 @@ pub(super) struct LocalUpload {
 }
 
 /// Small writes on tmpfs, large ones elsewhere. Measured with curl and
-/// lftp uploading 1 GiB (bench/RESULTS.md, issue 16): on ext4, 1 MiB
-/// writes went about twice as fast as 64 KiB ones (each write costs the
-/// file system a journaled time update); on tmpfs, 64 KiB writes went
-/// 1.1-1.7x faster than 1 MiB ones and cost the sending client less CPU,
-/// since the socket is read more often and its queue stays short and in
-/// cache. Where the file system cannot be told, large writes.
+/// lftp uploading 1 GiB (bench/RESULTS.md, issue 16): on tmpfs, 64 KiB
+/// writes went 1.1-1.7x faster than 1 MiB ones and cost the sending
+/// client less CPU (probably because the socket is read more often, so its
+/// queue stays short and in cache); on ext4, 1 MiB writes went about twice
+/// as fast as 64 KiB ones for uploads back to back and level with a pause
+/// between them. Where the file system cannot be told, large writes.
 pub(super) fn write_size_for(file: &File) -> usize {
     use nix::sys::statfs::{fstatfs, TMPFS_MAGIC};
     match fstatfs(file) {
